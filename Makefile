@@ -1,0 +1,61 @@
+# agentwatch — `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+AW := $(VENV)/bin/agentwatch
+DEBIAN_PACKAGES := redis-server prometheus prometheus-alertmanager wrk
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help deps venv install generate lint test test-fast demo bench bench-quick clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+deps: ## Install the Debian packages the tests and demo run for real (redis, prometheus, alertmanager, wrk)
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(PY):
+	python3 -m venv $(VENV)
+
+# torch first, pinned: the CPU build lies on disk; an unpinned torch pulls gigabytes of CUDA wheels.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q --disable-pip-version-check torch==2.13.0
+	$(PIP) install -q --disable-pip-version-check -e '.[test,bench]'
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install agentwatch with its test extras (idempotent)
+
+install: venv deps ## Everything `make test` and `make demo` need
+
+generate: venv ## Regenerate every committed artefact from agentwatch.yaml
+	$(AW) generate all
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check .
+
+test: install lint ## Lint and run the whole test suite against real Redis, Prometheus and Alertmanager
+	$(VENV)/bin/pytest -q
+
+test-fast: install ## Tests that start no services and load no model
+	$(VENV)/bin/pytest -q -m "not live and not model"
+
+demo: install ## Run the reference agent with a local Redis, Prometheus and Alertmanager, under load
+	$(PY) -m agentwatch.demo
+
+bench: install ## Run every benchmark (results in bench/results/)
+	$(PY) -m agentwatch.bench.run
+
+bench-quick: install ## Short version of every benchmark
+	$(PY) -m agentwatch.bench.run --quick
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache

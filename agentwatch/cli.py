@@ -1,0 +1,46 @@
+"""The ``agentwatch`` command: one entry point for every tool in the project.
+
+Each ``agentwatch.commands`` module adds its commands to the apps below when imported, so the
+modules stay small and independent.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="agentwatch",
+    help="Observability, SLOs and autoscaling for AI-agent deployments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+generate_app = typer.Typer(help="Generate artefacts (rules, dashboards, manifests) from the spec.",
+                           no_args_is_help=True)
+import_app = typer.Typer(help="Convert a foreign SLO spec (Sloth, OpenSLO) to an agentwatch spec.",
+                         no_args_is_help=True)
+dashboards_app = typer.Typer(help="Work with the generated Grafana dashboards.", no_args_is_help=True)
+app.add_typer(generate_app, name="generate")
+app.add_typer(import_app, name="import")
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@app.command()
+def version() -> None:
+    """Print the agentwatch version."""
+    from agentwatch import __version__
+
+    typer.echo(__version__)
+
+
+def _register_commands() -> None:
+    # Imported for their side effect: each module adds its commands to the apps above.
+    from agentwatch.commands import dashboards, rules, serve, spec  # noqa: F401
+
+
+def main() -> None:
+    _register_commands()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""Start real local services on free loopback ports: redis-server, Prometheus, Alertmanager.
+
+Used by the tests, the benchmarks and ``make demo``; nothing here is a fake. Each service is a
+context manager that starts the Debian binary in a private temporary directory and stops it on
+exit::
+
+    with RedisServer() as redis:
+        client = redis_py.Redis.from_url(redis.url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+__all__ = [
+    "AlertmanagerServer",
+    "ManagedProcess",
+    "PrometheusServer",
+    "RedisServer",
+    "ServiceError",
+    "free_port",
+    "http_get_json",
+    "wait_until",
+]
+
+
+class ServiceError(RuntimeError):
+    """A local service binary is missing or did not become ready."""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll ``check`` until it returns true; raise ``ServiceError`` naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(interval)
+    raise ServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def http_get_json(url: str, timeout: float = 5.0) -> dict:
+    """GET a URL and decode its JSON body."""
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def _binary(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise ServiceError(
+        f"none of {names} is on PATH; install the Debian packages with `make deps` "
+        "(redis-server, prometheus, prometheus-alertmanager)"
+    )
+
+
+class ManagedProcess:
+    """A child process in its own temporary directory, stopped (and the directory removed) on exit."""
+
+    name = "process"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"agentwatch-{self.name}-"))
+        self.log_path = self.workdir / "output.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0) -> Self:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_until(lambda: self._alive() and self.ready(), timeout, f"{self.name} on port {self.port}")
+        except ServiceError as exc:
+            self.stop()
+            raise ServiceError(f"{exc}; its output:\n{self.output()}") from None
+        return self
+
+    def _alive(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise ServiceError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
+        return True
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class RedisServer(ManagedProcess):
+    """``redis-server`` on a free port, no persistence. ``stop()``/``start()`` keep the port."""
+
+    name = "redis"
+
+    def __init__(self, password: str | None = None) -> None:
+        super().__init__()
+        self.password = password
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        cmd = [_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+               "--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        if self.password:
+            cmd += ["--requirepass", self.password]
+        return cmd
+
+    def ready(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+            if self.password:
+                sock.sendall(f"AUTH {self.password}\r\n".encode())
+                sock.recv(64)
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+
+
+class PrometheusServer(ManagedProcess):
+    """A real Prometheus with the given config text (``rule_files`` paths may be absolute)."""
+
+    name = "prometheus"
+
+    def __init__(self, config: str, extra_args: list[str] | None = None) -> None:
+        super().__init__()
+        self.config_path = self.workdir / "prometheus.yml"
+        self.config_path.write_text(config)
+        self.extra_args = extra_args or []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [_binary("prometheus"), f"--config.file={self.config_path}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle", "--log.level=warn", *self.extra_args]
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+            return response.status == 200
+
+    def query(self, promql: str, at: float | None = None) -> list[dict]:
+        """Instant query; returns the result vector (raises on a Prometheus error)."""
+        params = {"query": promql}
+        if at is not None:
+            params["time"] = str(at)
+        body = http_get_json(f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}")
+        if body.get("status") != "success":
+            raise ServiceError(f"query {promql!r} failed: {body}")
+        return body["data"]["result"]
+
+    def query_range(self, promql: str, start: float, end: float, step: float) -> list[dict]:
+        params = {"query": promql, "start": str(start), "end": str(end), "step": str(step)}
+        body = http_get_json(f"{self.url}/api/v1/query_range?{urllib.parse.urlencode(params)}")
+        if body.get("status") != "success":
+            raise ServiceError(f"range query {promql!r} failed: {body}")
+        return body["data"]["result"]
+
+    def reload(self) -> None:
+        request = urllib.request.Request(f"{self.url}/-/reload", method="POST")
+        urllib.request.urlopen(request, timeout=10).close()
+
+
+class AlertmanagerServer(ManagedProcess):
+    """A real Alertmanager (Debian ``prometheus-alertmanager``) with the given config text."""
+
+    name = "alertmanager"
+
+    def __init__(self, config: str) -> None:
+        super().__init__()
+        self.cluster_port = free_port()
+        self.config_path = self.workdir / "alertmanager.yml"
+        self.config_path.write_text(config)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [_binary("prometheus-alertmanager", "alertmanager"),
+                f"--config.file={self.config_path}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--cluster.listen-address=127.0.0.1:{self.cluster_port}",
+                "--log.level=warn"]
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
+            return response.status == 200
+

@@ -1,0 +1,1 @@
+"""The agentwatch spec (``agentwatch.yaml``): pydantic models, loading and foreign imports."""
