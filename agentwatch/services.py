@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -28,6 +29,7 @@ from types import TracebackType
 from typing import Self
 
 __all__ = [
+    "AgentProcess",
     "AlertmanagerServer",
     "ManagedProcess",
     "PrometheusServer",
@@ -246,3 +248,40 @@ class AlertmanagerServer(ManagedProcess):
         with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
             return response.status == 200
 
+
+
+class AgentProcess(ManagedProcess):
+    """The reference agent (``agentwatch serve``) as a real process on a free port.
+
+    ``env`` is added to the current environment (e.g. ``REDIS_URL``, fault-injection switches).
+    """
+
+    name = "agent"
+
+    def __init__(self, env: dict[str, str] | None = None, ready_path: str = "/readyz") -> None:
+        super().__init__()
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+        self.ready_path = ready_path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "agentwatch.cli", "serve", "--host", "127.0.0.1",
+                "--port", str(self.port)]
+
+    def start(self, timeout: float = 120.0) -> Self:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log,
+                                        stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        try:
+            wait_until(lambda: self._alive() and self.ready(), timeout, f"agent on port {self.port}")
+        except ServiceError as exc:
+            self.stop()
+            raise ServiceError(f"{exc}; its output:\n{self.output()}") from None
+        return self
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1) as response:
+            return response.status == 200
