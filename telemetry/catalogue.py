@@ -36,6 +36,7 @@ __all__ = [
     "OUTCOMES",
     "LabelDef",
     "MetricDef",
+    "bucket_label",
     "by_name",
 ]
 
@@ -357,3 +358,11 @@ EXTERNAL_METRICS: Mapping[str, str] = {
     "process_resident_memory_bytes": "prometheus_client process collector",
     "process_start_time_seconds": "prometheus_client process collector",
 }
+
+
+def bucket_label(bound: float) -> str:
+    """The ``le`` label value Prometheus stores for a bucket bound, as client_python exposes it
+    (``1`` → ``"1.0"``). Rules selecting a bucket must use this, not ``str(bound)``."""
+    from prometheus_client.utils import floatToGoString
+
+    return floatToGoString(bound)

@@ -1,0 +1,101 @@
+"""``Telemetry``: one object an agent holds for metrics, traces and content policy.
+
+Usage::
+
+    tel = Telemetry(TelemetrySettings.from_env(service_name="my-agent"))
+    with tel.span("state.fetch", metric=c.STATE_FETCH_DURATION):
+        turns = store.recent(conversation_id)
+    tel.instrument_app(app)   # FastAPI: server spans, request metrics, /metrics
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.trace import NoOpTracerProvider, Span, SpanKind, Status, StatusCode
+from prometheus_client import CollectorRegistry
+from prometheus_client.process_collector import ProcessCollector
+
+from agentwatch.telemetry import genai
+from agentwatch.telemetry.catalogue import BUILD_INFO, MetricDef
+from agentwatch.telemetry.metrics import Metrics
+from agentwatch.telemetry.settings import TelemetrySettings
+from agentwatch.telemetry.tracing import build_tracer_provider
+
+__all__ = ["Telemetry"]
+
+
+class Telemetry:
+    """Metrics on an injectable registry and a tracer, both switched off by ``settings.enabled``."""
+
+    def __init__(self, settings: TelemetrySettings | None = None, *,
+                 registry: CollectorRegistry | None = None,
+                 span_exporters: Sequence[SpanExporter] = ()) -> None:
+        self.settings = settings or TelemetrySettings.from_env()
+        if registry is None:
+            registry = CollectorRegistry()
+            ProcessCollector(registry=registry)  # process_cpu_seconds_total, RSS: capacity panels
+        self.registry = registry
+        self.metrics = Metrics(registry, strict=self.settings.strict_labels, enabled=self.settings.enabled)
+        self.metrics.allow("version", [self.settings.service_version])
+        self.metrics.set(BUILD_INFO, 1, version=self.settings.service_version)
+        if self.settings.enabled:
+            self.tracer_provider: trace.TracerProvider = build_tracer_provider(self.settings, span_exporters)
+        else:
+            self.tracer_provider = NoOpTracerProvider()
+        self.tracer = self.tracer_provider.get_tracer("agentwatch", self.settings.service_version)
+
+    @contextmanager
+    def span(self, name: str, *, metric: MetricDef | None = None, labels: Mapping[str, str] | None = None,
+             attributes: Mapping[str, Any] | None = None,
+             kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
+        """Open a span and, on exit, observe its duration on ``metric`` — one clock, so they agree.
+
+        An exception marks the span failed with ``error.type`` from ``exc.error_class`` (or
+        ``internal``) and is re-raised; the duration is recorded either way.
+        """
+        start = time.perf_counter()
+        with self.tracer.start_as_current_span(name, kind=kind, attributes=attributes,
+                                               record_exception=False,
+                                               set_status_on_exception=False) as span:
+            try:
+                yield span
+            except BaseException as exc:
+                if span.is_recording():
+                    span.record_exception(exc)
+                    self.set_error(span, getattr(exc, "error_class", "internal"))
+                raise
+            finally:
+                if metric is not None:
+                    # Observed inside the span so the exemplar is this span's trace.
+                    self.metrics.observe(metric, time.perf_counter() - start, **(labels or {}))
+
+    @staticmethod
+    def set_error(span: Span, error_class: str) -> None:
+        """Mark ``span`` failed with ``error.type`` = ``error_class`` (the closed error set)."""
+        if span.is_recording():
+            span.set_status(Status(StatusCode.ERROR, error_class))
+            span.set_attribute(genai.ERROR_TYPE, error_class)
+
+    def content(self, text: str) -> str | None:
+        """``text`` if the operator opted in to content capture, else ``None``; use for every
+        span attribute or log field that would hold conversation text."""
+        return text if self.settings.capture_content else None
+
+    def instrument_app(self, app: Any, *, excluded_paths: Sequence[str] = ("/metrics", "/healthz", "/readyz"),
+                       metrics_path: str = "/metrics") -> None:
+        """Instrument a FastAPI app: see :func:`agentwatch.telemetry.fastapi.instrument_app`."""
+        from agentwatch.telemetry.fastapi import instrument_app
+
+        instrument_app(app, self, excluded_paths=excluded_paths, metrics_path=metrics_path)
+
+    def shutdown(self) -> None:
+        """Flush and stop span export."""
+        shutdown = getattr(self.tracer_provider, "shutdown", None)
+        if shutdown is not None:
+            shutdown()

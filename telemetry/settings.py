@@ -1,0 +1,80 @@
+"""Telemetry settings, read once from the environment.
+
+| variable | default | meaning |
+|---|---|---|
+| ``AGENTWATCH_TELEMETRY`` | ``on`` | ``off`` disables tracing and metric recording entirely |
+| ``AGENTWATCH_CAPTURE_CONTENT`` | ``false`` | ``true`` lets conversation text into spans and logs |
+| ``AGENTWATCH_STRICT_LABELS`` | ``false`` | ``true`` raises on a label value outside its closed set (tests) |
+| ``OTEL_SERVICE_NAME`` | the caller's name | ``service.name`` resource attribute |
+| ``OTEL_RESOURCE_ATTRIBUTES`` | | extra resource attributes (``k=v,k=v``) |
+| ``DEPLOYMENT_ENVIRONMENT`` | ``dev`` | ``deployment.environment.name`` |
+| ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` | unset | OTLP/HTTP export target; unset: no export |
+| ``OTEL_TRACES_SAMPLER(_ARG)`` | parent-based ratio, ``1.0`` | standard sampler variables |
+| ``OTEL_TRACES_EXPORTER`` | ``otlp`` | ``none`` disables export |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Self
+
+from agentwatch import __version__
+
+__all__ = ["TelemetrySettings", "env_flag"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """Read a boolean variable; an unrecognised value is an error, not a silent default."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{name}={raw!r}: expected one of true/false/on/off/1/0")
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """What the telemetry library does; build with :meth:`from_env`."""
+
+    service_name: str = "agentwatch-agent"
+    service_version: str = __version__
+    environment: str = "dev"
+    enabled: bool = True
+    capture_content: bool = False
+    strict_labels: bool = False
+    sample_ratio: float = 1.0
+    otlp_endpoint: str | None = None
+    export_traces: bool = True
+
+    @classmethod
+    def from_env(cls, service_name: str = "agentwatch-agent", env: Mapping[str, str] | None = None,
+                 **overrides: object) -> Self:
+        env = os.environ if env is None else env
+        ratio_raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+        try:
+            ratio = float(ratio_raw)
+        except ValueError:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]") from None
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]")
+        settings = cls(
+            service_name=env.get("OTEL_SERVICE_NAME") or service_name,
+            environment=env.get("DEPLOYMENT_ENVIRONMENT", "dev"),
+            enabled=env_flag(env, "AGENTWATCH_TELEMETRY", True),
+            capture_content=env_flag(env, "AGENTWATCH_CAPTURE_CONTENT", False),
+            strict_labels=env_flag(env, "AGENTWATCH_STRICT_LABELS", False),
+            sample_ratio=ratio,
+            otlp_endpoint=(env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+                           or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
+            export_traces=env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none",
+        )
+        return replace(settings, **overrides) if overrides else settings
