@@ -357,6 +357,9 @@ EXTERNAL_METRICS: Mapping[str, str] = {
     "process_cpu_seconds_total": "prometheus_client process collector",
     "process_resident_memory_bytes": "prometheus_client process collector",
     "process_start_time_seconds": "prometheus_client process collector",
+    "process_virtual_memory_bytes": "prometheus_client process collector",
+    "process_open_fds": "prometheus_client process collector",
+    "process_max_fds": "prometheus_client process collector",
 }
 
 

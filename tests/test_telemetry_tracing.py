@@ -1,0 +1,163 @@
+"""Traces really exported over OTLP/HTTP, exemplars pointing at them, logs carrying their ids."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from otlp_receiver import OtlpReceiver
+
+from agentwatch.telemetry import Telemetry, TelemetrySettings, configure_logging, genai
+from agentwatch.telemetry import catalogue as c
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+EXEMPLAR = re.compile(r'# \{[^}]*trace_id="([0-9a-f]{32})"[^}]*\}')
+
+
+@pytest.fixture
+def receiver():
+    with OtlpReceiver() as rx:
+        yield rx
+
+
+def traced_app(tel: Telemetry) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/echo/{item}")
+    async def echo(item: str, payload: dict) -> dict:
+        with tel.span("state.fetch", metric=c.STATE_FETCH_DURATION,
+                      attributes={"conversation.text": tel.content(payload["text"])}):
+            logging.getLogger("test.app").info("fetched", extra={"item_len": len(item)})
+        with tel.span("inference", metric=c.INFERENCE_DURATION, labels={"model": "tiny", "operation": "classify"},
+                      attributes=genai.inference_attributes("classify", "tiny", batch_size=1)):
+            pass
+        return {"ok": True}
+
+    tel.metrics.allow("model", ["tiny"])
+    tel.instrument_app(app)
+    return app
+
+
+def make_telemetry(receiver: OtlpReceiver, **overrides: object) -> Telemetry:
+    settings = TelemetrySettings.from_env(
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "AGENTWATCH_STRICT_LABELS": "true"},
+        **overrides)
+    return Telemetry(settings)
+
+
+def test_exemplar_carries_the_trace_id_of_a_span_really_exported(receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    tel = make_telemetry(receiver)
+    client = TestClient(traced_app(tel))
+    assert client.post("/v1/echo/a", json={"text": "my card number is 1234"}).status_code == 200
+    tel.shutdown()
+    body = client.get("/metrics", headers={"accept": OPENMETRICS}).text
+    exemplars = {m.group(1) for line in body.splitlines()
+                 if line.startswith(c.REQUEST_DURATION.bucket) and (m := EXEMPLAR.search(line))}
+    assert len(exemplars) == 1
+    exported = {s["trace_id"] for s in receiver.spans}
+    assert exemplars <= exported
+    names = {s["name"] for s in receiver.spans}
+    assert {"state.fetch", "inference"} <= names
+    assert all(s["resource"]["service.name"] == "agentwatch-agent" for s in receiver.spans)
+
+
+def test_plain_text_scrape_has_no_exemplars(receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    tel = make_telemetry(receiver)
+    client = TestClient(traced_app(tel))
+    client.post("/v1/echo/a", json={"text": "x"})
+    tel.shutdown()
+    assert "trace_id" not in client.get("/metrics").text
+
+
+def test_server_span_is_lean_and_probes_are_not_traced(receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    tel = make_telemetry(receiver)
+    app = traced_app(tel)
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {}
+
+    client = TestClient(app)
+    client.get("/healthz")
+    client.get("/metrics")
+    client.post("/v1/echo/a", json={"text": "x"})
+    tel.shutdown()
+    names = [s["name"] for s in receiver.spans]
+    assert not any("receive" in n or "send" in n for n in names), names
+    assert not any("metrics" in n or "healthz" in n for n in names), names
+    server = [s for s in receiver.spans if s["kind"] == 2]  # SPAN_KIND_SERVER
+    assert [s["name"] for s in server] == ["POST /v1/echo/{item}"]
+    children = [s for s in receiver.spans if s["kind"] != 2]
+    assert {s["parent_span_id"] for s in children} == {server[0]["span_id"]}
+
+
+@pytest.mark.parametrize(("opt_in", "captured"), [("false", False), ("true", True)],
+                         ids=["content capture off by default", "content captured when opted in"])
+def test_conversation_text_enters_spans_only_when_opted_in(receiver, monkeypatch, opt_in, captured):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    tel = Telemetry(TelemetrySettings.from_env(env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                                                    "AGENTWATCH_CAPTURE_CONTENT": opt_in}))
+    assert TelemetrySettings.from_env(env={}).capture_content is False
+    client = TestClient(traced_app(tel))
+    client.post("/v1/echo/a", json={"text": "secret words"})
+    tel.shutdown()
+    dumped = json.dumps(receiver.spans)
+    assert ("secret words" in dumped) is captured
+
+
+def test_a_failed_span_carries_error_type_from_the_closed_set(receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    tel = make_telemetry(receiver)
+
+    class Timeout(Exception):
+        error_class = "inference_timeout"
+
+    with pytest.raises(Timeout), tel.span("inference", metric=c.QUEUE_WAIT):
+        raise Timeout
+    tel.shutdown()
+    (span,) = receiver.spans
+    assert span["status"] == 2  # STATUS_CODE_ERROR
+    assert span["attributes"][genai.ERROR_TYPE] == "inference_timeout"
+    assert tel.registry.get_sample_value(c.QUEUE_WAIT.count) == 1
+
+
+def test_json_log_lines_carry_the_active_trace_id(receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    stream = io.StringIO()
+    handler = configure_logging("INFO", stream)
+    try:
+        tel = make_telemetry(receiver)
+        client = TestClient(traced_app(tel))
+        client.post("/v1/echo/a", json={"text": "x"})
+        logging.getLogger("test.outside").info("no span here")
+        tel.shutdown()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    inside = next(r for r in records if r["message"] == "fetched")
+    outside = next(r for r in records if r["message"] == "no span here")
+    fetch = next(s for s in receiver.spans if s["name"] == "state.fetch")
+    assert inside["trace_id"] == fetch["trace_id"]
+    assert inside["span_id"] == fetch["span_id"]
+    assert inside["item_len"] == 1
+    assert "trace_id" not in outside
+
+
+def test_sampling_ratio_zero_exports_nothing_and_leaves_no_exemplar(receiver, monkeypatch):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    tel = Telemetry(TelemetrySettings.from_env(env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                                                    "OTEL_TRACES_SAMPLER_ARG": "0"}))
+    client = TestClient(traced_app(tel))
+    client.post("/v1/echo/a", json={"text": "x"})
+    tel.shutdown()
+    assert receiver.spans == []
+    assert "trace_id" not in client.get("/metrics", headers={"accept": OPENMETRICS}).text
+    assert tel.registry.get_sample_value(c.STATE_FETCH_DURATION.count) == 1
