@@ -32,6 +32,18 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@generate_app.command("all")
+def generate_all(
+    spec: str = typer.Option("agentwatch.yaml", "--spec", help="The agentwatch spec file."),
+) -> None:
+    """Regenerate every committed artefact (rules, alert tests, dashboards) from the spec."""
+    from agentwatch.alerts import write_all as write_rules
+    from agentwatch.dashboards import write_all as write_dashboards
+
+    for written in (*write_rules(spec), *write_dashboards(spec)):
+        typer.echo(f"wrote {written}")
+
+
 def _register_commands() -> None:
     # Imported for their side effect: each module adds its commands to the apps above.
     from agentwatch.commands import dashboards, rules, serve, spec  # noqa: F401
