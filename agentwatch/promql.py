@@ -17,16 +17,25 @@ from collections.abc import Iterable
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
+    "cpu_cores_per_pod",
     "error_ratio",
+    "errors_ratio_by_class",
     "escalation_rate",
+    "external",
     "first_contact_resolution_rate",
+    "histogram_average",
+    "histogram_buckets",
     "histogram_quantile",
+    "increase",
     "join_selectors",
     "latency_good_ratio",
+    "memory_bytes_per_pod",
+    "queue_saturation",
     "rate",
     "ratio",
     "request_rate",
     "selector",
+    "series",
     "sum_by",
 ]
 
@@ -116,3 +125,60 @@ def first_contact_resolution_rate(sel: str, window: str) -> str:
     resolved = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome="resolved")),
                            window))
     return ratio(resolved, sum_by(rate(c.CONVERSATIONS_ENDED.name, sel, window)))
+
+
+# --- Dashboard builders (agentwatch.dashboards) ----------------------------------------------
+
+
+def external(name: str) -> str:
+    """An external series name (kube-state-metrics, cAdvisor, process_*), checked against the catalogue."""
+    if name not in c.EXTERNAL_METRICS:
+        raise KeyError(f"{name!r} is not in catalogue.EXTERNAL_METRICS; add it there first")
+    return name
+
+
+def increase(name: str, sel: str, window: str) -> str:
+    return f"increase({series(name, sel)}[{window}])"
+
+
+def histogram_average(metric: c.MetricDef, sel: str, window: str, by: Iterable[str] = ()) -> str:
+    """Mean observation over ``window``: ``rate(<metric>_sum) / rate(<metric>_count)``."""
+    by = tuple(by)
+    return ratio(sum_by(rate(metric.sum, sel, window), by), sum_by(rate(metric.count, sel, window), by))
+
+
+def histogram_buckets(metric: c.MetricDef, sel: str, window: str) -> str:
+    """Observations per bucket over ``window``, by ``le`` (heatmaps and distributions)."""
+    return sum_by(increase(metric.bucket, sel, window), ("le",))
+
+
+def errors_ratio_by_class(sel: str, window: str) -> str:
+    """Failed requests (any non-2xx) of each ``error_class`` / all requests."""
+    errors = sum_by(rate(c.ERRORS.name, sel, window), ("error_class",))
+    return f"({errors})\n/ on () group_left ()\n({request_rate(sel, window)} > 0)"
+
+
+def queue_saturation(sel: str, by: Iterable[str] = ("instance",)) -> str:
+    """Queue length / queue capacity: 1 means the next request is rejected as ``overloaded``."""
+    by = tuple(by)
+    return ratio(sum_by(series(c.QUEUE_LENGTH.name, sel), by), sum_by(series(c.QUEUE_CAPACITY.name, sel), by))
+
+
+def _agent_pods(sel: str) -> str:
+    return f"max by (namespace, pod) ({series(c.BUILD_INFO.name, sel)})"
+
+
+def cpu_cores_per_pod(namespace_sel: str, sel: str, window: str) -> str:
+    """CPU cores per agent pod from cAdvisor; without cAdvisor, per process from ``process_*``."""
+    container = join_selectors(namespace_sel, selector(container="!", image="!"))
+    cadvisor = sum_by(rate(external("container_cpu_usage_seconds_total"), container, window), ("namespace", "pod"))
+    process = sum_by(rate(external("process_cpu_seconds_total"), sel, window), ("instance",))
+    return f"({cadvisor}\n* on (namespace, pod) group_left ()\n{_agent_pods(sel)})\nor on ()\n{process}"
+
+
+def memory_bytes_per_pod(namespace_sel: str, sel: str) -> str:
+    """Working-set bytes per agent pod from cAdvisor; without cAdvisor, the process RSS."""
+    container = join_selectors(namespace_sel, selector(container="!", image="!"))
+    cadvisor = sum_by(series(external("container_memory_working_set_bytes"), container), ("namespace", "pod"))
+    process = sum_by(series(external("process_resident_memory_bytes"), sel), ("instance",))
+    return f"({cadvisor}\n* on (namespace, pod) group_left ()\n{_agent_pods(sel)})\nor on ()\n{process}"
