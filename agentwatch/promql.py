@@ -17,7 +17,10 @@ from collections.abc import Iterable
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
+    "bad_request_rate",
     "cpu_cores_per_pod",
+    "error_class_rate",
+    "error_class_spike",
     "error_ratio",
     "errors_ratio_by_class",
     "escalation_rate",
@@ -30,13 +33,23 @@ __all__ = [
     "join_selectors",
     "latency_good_ratio",
     "memory_bytes_per_pod",
+    "model_not_loaded",
+    "no_traffic",
+    "or_zero_like",
     "queue_saturation",
+    "queue_saturation_over",
     "rate",
+    "rate_offset",
     "ratio",
     "request_rate",
     "selector",
     "series",
+    "slow_request_rate",
+    "state_store_error_rate",
     "sum_by",
+    "sum_over_time",
+    "window_query",
+    "without",
 ]
 
 
@@ -182,3 +195,93 @@ def memory_bytes_per_pod(namespace_sel: str, sel: str) -> str:
     cadvisor = sum_by(series(external("container_memory_working_set_bytes"), container), ("namespace", "pod"))
     process = sum_by(series(external("process_resident_memory_bytes"), sel), ("instance",))
     return f"({cadvisor}\n* on (namespace, pod) group_left ()\n{_agent_pods(sel)})\nor on ()\n{process}"
+
+
+# --- SLO and KPI rule builders (agentwatch.alerts) -------------------------------------------
+
+
+def window_query(template: str, window: str) -> str:
+    """Fill a user query's Sloth-style ``{{.window}}`` placeholder with ``window``."""
+    import re
+
+    return re.sub(r"\{\{\s*\.window\s*\}\}", window, template)
+
+
+def or_zero_like(expr: str, like: str) -> str:
+    """``expr``, or 0 when ``expr`` has no series but ``like`` does.
+
+    A counter that was never incremented (no 5xx yet) has no series; ``0 * like`` turns that into
+    an explicit 0 while traffic exists, and into nothing when there is no traffic either.
+    """
+    return f"{expr}\nor\n0 * {like}"
+
+
+def bad_request_rate(metric: c.MetricDef, sel: str, window: str, bad_codes: str = "5..") -> str:
+    """Rate of requests whose status code matches ``bad_codes`` (0 while traffic has none)."""
+    bad = sum_by(rate(metric.count, join_selectors(sel, selector(code="~" + bad_codes)), window))
+    return or_zero_like(bad, sum_by(rate(metric.count, sel, window)))
+
+
+def slow_request_rate(metric: c.MetricDef, sel: str, window: str, threshold_le: str) -> str:
+    """Rate of requests slower than the ``threshold_le`` bucket bound: all minus those within it."""
+    within = sum_by(rate(metric.bucket, join_selectors(sel, selector(le=threshold_le)), window))
+    return f"{sum_by(rate(metric.count, sel, window))}\n-\n{within}"
+
+
+def rate_offset(name: str, sel: str, window: str, offset: str = "") -> str:
+    """``rate(name{sel}[window] offset <offset>)``; no offset when ``offset`` is empty."""
+    return f"rate({series(name, sel)}[{window}]{' offset ' + offset if offset else ''})"
+
+
+def sum_over_time(name: str, sel: str, window: str) -> str:
+    return f"sum_over_time({series(name, sel)}[{window}])"
+
+
+def without(labels: Iterable[str], expr: str) -> str:
+    """``max without (labels) (expr)``: drop labels from series that are unique without them."""
+    return f"max without ({', '.join(labels)}) ({expr})"
+
+
+def error_class_rate(sel: str, window: str, classes: Iterable[str] = (), offset: str = "") -> str:
+    """Errors per second by ``error_class`` (optionally only ``classes``, optionally ``offset`` ago)."""
+    classes = tuple(classes)
+    matchers = join_selectors(sel, selector(error_class="~" + "|".join(classes)) if classes else "")
+    return sum_by(rate_offset(c.ERRORS.name, matchers, window, offset), ("error_class",))
+
+
+def error_class_spike(sel: str, window: str, classes: Iterable[str], above: float, factor: float,
+                      baseline: str) -> str:
+    """Error classes above ``above``/s that also grew ``factor`` times over their ``baseline`` average.
+
+    A class with no errors in the baseline (new failure mode) counts as a spike.
+    """
+    classes = tuple(classes)
+    now = error_class_rate(sel, window, classes)
+    before = error_class_rate(sel, baseline, classes, offset=window)
+    return (f"{now} > {above:g}\nand\n(\n  {now} > {factor:g} * {before}\n  or\n"
+            f"  {now} unless {before}\n)")
+
+
+def state_store_error_rate(sel: str, window: str) -> str:
+    """Requests per second failed because the conversation-state store was unavailable."""
+    return sum_by(rate(c.ERRORS.name, join_selectors(sel, selector(error_class="state_store_unavailable")),
+                       window))
+
+
+def queue_saturation_over(sel: str, window: str, by: Iterable[str] = ("instance",)) -> str:
+    """Average queue length over ``window`` / queue capacity, per instance."""
+    by = tuple(by)
+    length = sum_by(f"avg_over_time({series(c.QUEUE_LENGTH.name, sel)}[{window}])", by)
+    return ratio(length, sum_by(series(c.QUEUE_CAPACITY.name, sel), by))
+
+
+def model_not_loaded(sel: str) -> str:
+    """Instances whose model is not loaded (``agent_model_loaded`` below 1)."""
+    return f"{sum_by(series(c.MODEL_LOADED.name, sel), ('instance', 'model'))} < 1"
+
+
+def no_traffic(sel: str, window: str, below: float, baseline_offset: str) -> str:
+    """Request rate below ``below`` now, while it was at least that ``baseline_offset`` ago."""
+    now = f"({request_rate(sel, window)} or vector(0))"
+    before = sum_by(rate_offset(c.REQUEST_DURATION.count, sel, window, baseline_offset))
+    return f"{now} < {below:g}\nand on ()\n{before} >= {below:g}"
