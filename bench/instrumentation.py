@@ -1,0 +1,115 @@
+"""Benchmark 2: instrumentation overhead on an empty FastAPI route.
+
+The same app (see :mod:`agentwatch.bench.apps`) served three ways — no telemetry, our
+``Telemetry.instrument_app``, stock ``FastAPIInstrumentor.instrument_app(app)`` — each by uvicorn
+(1 worker) in its own process pinned to the server CPU, all running at once. ``wrk`` loads one at
+a time, alternating, for several rounds. Traced variants sample 100% and export over real
+OTLP/HTTP to a local receiver that counts the spans. Target: ours ≥ 70% of the baseline's req/s.
+
+    python -m agentwatch.bench.instrumentation [--quick] [--rounds N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+from agentwatch.bench.harness import (
+    Pinning,
+    Result,
+    Target,
+    UvicornServer,
+    alternate,
+    base_parser,
+    command_line,
+    finish,
+    ratio,
+    rounds_for,
+    summarize,
+)
+from agentwatch.bench.otlp_sink import OtlpSink
+from agentwatch.bench.wrk import WrkStats, run_wrk
+
+__all__ = ["FACTORIES", "main"]
+
+FACTORIES = {
+    "none": "agentwatch.bench.apps:plain_app",
+    "ours": "agentwatch.bench.apps:ours_app",
+    "stock": "agentwatch.bench.apps:stock_app",
+}
+BODY = '{"text": "ping"}'
+TARGET = 0.70
+
+
+def measure(variants: Sequence[str], rounds: int, seconds: float, connections: int, threads: int | None,
+            pinning: Pinning, log: bool = True) -> tuple[dict[str, list[WrkStats]], int]:
+    """Start every variant, warm each up, then alternate wrk runs; return stats and spans exported."""
+    with OtlpSink() as sink, contextlib.ExitStack() as stack:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_TRACES_SAMPLER_ARG": "1.0",
+               "AGENTWATCH_TELEMETRY": "on"}
+        servers = {v: stack.enter_context(UvicornServer(FACTORIES[v], cpus=pinning, env=env)) for v in variants}
+
+        def once(variant: str, _round: int, duration: float = seconds) -> WrkStats:
+            return run_wrk(f"{servers[variant].url}/v1/ping", seconds=duration, connections=connections,
+                           threads=threads, body=BODY, pinning=pinning)
+
+        for variant in variants:  # warm-up: imports, first-request paths, exporter connection
+            once(variant, -1, duration=1)
+
+        def show(variant: str, r: int, stats: WrkStats) -> None:
+            if log:
+                print(f"  round {r + 1}/{rounds} {variant:>5}: {stats.rps:8.0f} req/s  p99 {stats.p99_ms:6.1f} ms"
+                      f"  non-2xx {stats.non_2xx}", flush=True)
+
+        results = alternate(variants, rounds, once, show)
+        spans = sink.snapshot()
+    return results, spans
+
+
+def main(argv: Sequence[str] | None = None) -> Result:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=None, help="wrk duration per run (default 10, quick 3)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None, help="wrk threads (default: 1 when pinned, else 2)")
+    parser.add_argument("--variants", default="none,ours,stock", help="comma-separated: none, ours, stock")
+    args = parser.parse_args(argv)
+    rounds = rounds_for(args)
+    seconds = args.seconds or (3 if args.quick else 10)
+    variants = [v.strip() for v in args.variants.split(",")]
+    if variants[0] != "none" or not set(variants) <= set(FACTORIES):
+        parser.error(f"--variants must start with 'none' and name only {sorted(FACTORIES)}")
+    pinning = Pinning.detect(not args.no_pin)
+    print(f"instrumentation overhead: {rounds} rounds x {seconds:g}s per variant; {pinning.reason}", flush=True)
+    stats, spans = measure(variants, rounds, seconds, args.connections, args.threads, pinning)
+
+    base = [s.rps for s in stats["none"]]
+    result = Result("instrumentation", "Instrumentation overhead on an empty route (benchmark 2)",
+                    command_line(), args.quick,
+                    {"rounds": rounds, "seconds_per_run": seconds, "connections": args.connections,
+                     "wrk_threads": args.threads or ("1" if pinning.used else "2"), "route": "POST /v1/ping",
+                     "server": "uvicorn 1 worker (h11, asyncio)", "sampling": "100%",
+                     "exporter": "OTLP/HTTP BatchSpanProcessor to a local receiver"})
+    for variant in variants:
+        rps = [s.rps for s in stats[variant]]
+        r, spread = ratio(rps, base), summarize(rps)
+        result.rows.append({
+            "variant": variant, "req/s min": spread["min"], "req/s median": spread["median"],
+            "req/s max": spread["max"], "p99 ms median": summarize([s.p99_ms for s in stats[variant]])["median"],
+            "ratio (medians)": r["of_medians"], "ratio per round min": r["paired_min"],
+            "ratio per round max": r["paired_max"], "non-2xx": sum(s.non_2xx for s in stats[variant]),
+        })
+    by_variant = {row["variant"]: row for row in result.rows}
+    if "ours" in by_variant:
+        ours = by_variant["ours"]["ratio (medians)"]
+        result.targets.append(Target("ours / no telemetry, req/s", f">= {TARGET:.0%}", ours, ours >= TARGET))
+    if "stock" in by_variant:
+        result.notes.append(f"stock FastAPIInstrumentor defaults keep {by_variant['stock']['ratio (medians)']:.0%} "
+                            "of the baseline (the issue quotes about a third)")
+    result.notes.append(f"{spans:,} spans received by the local OTLP receiver (proof that tracing and export ran)")
+    if any(row["non-2xx"] for row in result.rows):
+        result.notes.append("some responses were not 2xx: see the non-2xx column")
+    return finish(result, pinning, args)
+
+
+if __name__ == "__main__":
+    main()

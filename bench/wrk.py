@@ -1,0 +1,118 @@
+"""Drive ``wrk`` (Debian package) with a generated Lua script and read its summary as JSON.
+
+The script's ``done()`` prints one JSON line (requests, non-2xx count, latency percentiles), so
+nothing depends on wrk's human-readable output. ``body`` makes every request a POST; a ``{n}`` in
+``path`` becomes a per-thread counter modulo ``distinct`` (e.g. many conversation ids).
+
+Usage::
+
+    stats = run_wrk("http://127.0.0.1:8000/v1/ping", seconds=5, body='{"text":"hi"}')
+    stats.rps, stats.p99_ms, stats.non_2xx
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from agentwatch.bench.harness import Pinning
+
+__all__ = ["WrkStats", "run_wrk"]
+
+_MARK = "WRK_JSON "
+
+_SCRIPT = """
+local counter = 0
+local thread_no = 0
+local threads = {}
+local path_template = %(path)s
+local body = %(body)s
+local distinct = %(distinct)d
+wrk.headers["Content-Type"] = "application/json"
+
+function setup(thread)
+  thread_no = thread_no + 1
+  thread:set("tid", thread_no)
+  table.insert(threads, thread)
+end
+
+request = function()
+  counter = counter + 1
+  local path = string.gsub(path_template, "{n}", tostring(tid or 0) .. "-" .. tostring(counter %% distinct))
+  if body ~= nil then
+    return wrk.format("POST", path, nil, body)
+  end
+  return wrk.format("GET", path)
+end
+
+done = function(summary, latency, requests)
+  local s = summary.errors.status + summary.errors.connect + summary.errors.read
+            + summary.errors.write + summary.errors.timeout
+  io.write(string.format(
+    "%(mark)s{\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d, "
+    .. "\\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d, \\"max_us\\": %%d, \\"mean_us\\": %%f}\\n",
+    summary.requests, summary.duration, summary.errors.status, s - summary.errors.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkStats:
+    """One wrk run: completed requests per second and latency (wrk's own histogram)."""
+
+    requests: int
+    seconds: float
+    non_2xx: int
+    socket_errors: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def ok_rps(self) -> float:
+        """Requests per second that got a 2xx/3xx answer."""
+        return (self.requests - self.non_2xx) / self.seconds if self.seconds else 0.0
+
+
+def _lua_string(value: str | None) -> str:
+    return "nil" if value is None else json.dumps(value)
+
+
+def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | None = None,
+            body: str | None = None, distinct: int = 1_000_000, pinning: Pinning | None = None,
+            timeout_s: float = 10.0) -> WrkStats:
+    """Run ``wrk`` against ``url`` for ``seconds``; raise if wrk is missing or fails."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: `make deps` (Debian package wrk)")
+    if threads is None:
+        threads = 1 if pinning is not None and pinning.used and "," not in (pinning.load or "") else 2
+    base, _, path = url.partition("://")[2].partition("/")
+    scheme = url.partition("://")[0]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_SCRIPT % {"path": _lua_string("/" + path), "body": _lua_string(body),
+                                "distinct": distinct, "mark": _MARK})
+    try:
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+                   f"--timeout={timeout_s:g}s", "-s", script.name, f"{scheme}://{base}"]
+        if pinning is not None:
+            command = pinning.wrap(command, "load")
+        out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    finally:
+        Path(script.name).unlink(missing_ok=True)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith(_MARK)), None)
+    if out.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+    data = json.loads(line[len(_MARK):])
+    return WrkStats(requests=data["requests"], seconds=data["duration_us"] / 1e6, non_2xx=data["non_2xx"],
+                    socket_errors=data["socket_errors"], p50_ms=data["p50_us"] / 1e3,
+                    p90_ms=data["p90_us"] / 1e3, p99_ms=data["p99_us"] / 1e3, max_ms=data["max_us"] / 1e3)
