@@ -1,0 +1,111 @@
+"""HTTP edge guards: every error becomes one JSON error body, counted once in ``agent_errors_total``.
+
+* :func:`error_response` — the only place an error response is built (and counted);
+* :class:`BodyLimitMiddleware` — bodies larger than the limit get 413 before any route reads them;
+* :class:`ErrorBoundaryMiddleware` — an exception no handler took becomes a 500 ``internal``
+  without a traceback in the body (it is logged, with the trace id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import trace
+from starlette.responses import JSONResponse
+
+from agentwatch.agent.errors import error_body
+from agentwatch.telemetry import Telemetry, genai
+from agentwatch.telemetry import catalogue as c
+
+__all__ = ["BodyLimitMiddleware", "ErrorBoundaryMiddleware", "error_response"]
+
+log = logging.getLogger("agentwatch.agent")
+
+
+def error_response(tel: Telemetry, error_class: str, message: str,
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The JSON error response for ``error_class``; counts it and marks the current (server) span."""
+    status = c.ERROR_CLASS_STATUS[error_class]
+    tel.metrics.inc(c.ERRORS, error_class=error_class)
+    span = trace.get_current_span()
+    if status >= 500:
+        tel.set_error(span, error_class)
+    elif span.is_recording():
+        span.set_attribute(genai.ERROR_TYPE, error_class)  # 4xx: not a server fault, status stays unset
+    return JSONResponse(error_body(error_class, message), status_code=status, headers=dict(headers or {}))
+
+
+class BodyLimitMiddleware:
+    """Reads the request body up to ``max_bytes`` (declared or streamed) and replays it to the app."""
+
+    def __init__(self, app: Any, tel: Telemetry, max_bytes: int) -> None:
+        self.app, self.tel, self.max_bytes = app, tel, max_bytes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        try:
+            too_big = declared is not None and int(declared) > self.max_bytes
+        except ValueError:
+            too_big = False
+        chunks: list[bytes] = []
+        size = 0
+        more = not too_big
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                too_big = True
+                break
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        if too_big:
+            response = error_response(self.tel, "payload_too_large",
+                                      f"request body is larger than {self.max_bytes} bytes")
+            await response(scope, receive, send)
+            return
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class ErrorBoundaryMiddleware:
+    """Turns an unhandled exception into a 500 ``internal`` JSON error (if nothing was sent yet)."""
+
+    def __init__(self, app: Any, tel: Telemetry) -> None:
+        self.app, self.tel = app, tel
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            log.exception("unhandled error", extra={"path_template": getattr(scope.get("route"), "path", None)})
+            if started:
+                raise
+            response = error_response(self.tel, "internal", "internal error; see the agent's logs")
+            await response(scope, receive, send)

@@ -1,0 +1,91 @@
+"""all-MiniLM-L6-v2 on torch: mean-pooled sentence embeddings and nearest-prototype intents.
+
+Usage::
+
+    model = IntentModel.load(settings.model_path, name="all-MiniLM-L6-v2", threads=2)
+    [(intent, confidence)], tokens = model.classify(["where is my parcel?"])
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is a local directory; never ask the hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from agentwatch.agent.intents import load_intents
+
+__all__ = ["Classification", "IntentModel", "quiet_transformers"]
+
+#: Tokens per input; longer messages are truncated (the intent is in the first sentences).
+MAX_TOKENS = 128
+
+
+def quiet_transformers() -> None:
+    """No progress bars or advisory warnings on stderr: the agent logs JSON lines only."""
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Per-input (intent, confidence) and the batch's real (unpadded) token counts."""
+
+    labels: list[tuple[str, float]]
+    input_tokens: list[int]
+
+
+class IntentModel:
+    """A sentence encoder plus one prototype vector per intent (mean of its examples' embeddings)."""
+
+    def __init__(self, tokenizer, encoder, intents: Mapping[str, Sequence[str]], name: str) -> None:
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.name = name
+        self.intent_names = list(intents)
+        self.load_seconds = 0.0
+        protos = [self.embed(list(examples)).mean(dim=0) for examples in intents.values()]
+        self.prototypes = torch.nn.functional.normalize(torch.stack(protos), dim=1)
+
+    @classmethod
+    def load(cls, path: str, *, name: str, threads: int | None = None,
+             intents: Mapping[str, Sequence[str]] | None = None) -> IntentModel:
+        """Read tokenizer and weights from ``path`` (local files only) and build the prototypes."""
+        start = time.perf_counter()
+        quiet_transformers()
+        if threads:
+            torch.set_num_threads(threads)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        encoder = AutoModel.from_pretrained(path, local_files_only=True)
+        encoder.eval()
+        model = cls(tokenizer, encoder, intents or load_intents(), name)
+        model.load_seconds = time.perf_counter() - start
+        return model
+
+    def _encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS,
+                               return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self.encoder(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=1), batch["attention_mask"].sum(dim=1)
+
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """L2-normalised mean-pooled embeddings, one row per text, in ONE forward pass."""
+        return self._encode(texts)[0]
+
+    def classify(self, texts: list[str]) -> Classification:
+        """Nearest prototype per text; confidence = cosine similarity, clamped to [0, 1]."""
+        vectors, tokens = self._encode(texts)
+        scores = vectors @ self.prototypes.T
+        best, index = scores.max(dim=1)
+        labels = [(self.intent_names[int(i)], min(1.0, max(0.0, float(s)))) for s, i in zip(best, index, strict=True)]
+        return Classification(labels, [int(t) for t in tokens])

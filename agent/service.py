@@ -1,0 +1,300 @@
+"""The agent's work, transport-free: start-up, readiness, and the three conversation operations.
+
+One message is: ``state.fetch`` → ``queue.wait`` → ``inference`` → ``reply.generate`` (with a
+nested generative ``inference`` when configured) → ``state.save``; each step a span, the state and
+queue steps also a catalogue histogram. KPIs (conversations, escalations, outcomes, intents) are
+counted here, once, from what the atomic Redis scripts report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry.trace import SpanKind
+
+from agentwatch.agent.batcher import Batcher
+from agentwatch.agent.dialogue import Decision, Policy, build_prompt, respond
+from agentwatch.agent.errors import AgentError
+from agentwatch.agent.faults import FaultInjector
+from agentwatch.agent.model import Classification, IntentModel
+from agentwatch.agent.settings import AgentSettings
+from agentwatch.agent.state import ConversationStore, Snapshot
+from agentwatch.telemetry import Telemetry, genai
+from agentwatch.telemetry import catalogue as c
+
+__all__ = ["AgentService", "process_start_time"]
+
+log = logging.getLogger("agentwatch.agent")
+
+# Span attributes of our own (not GenAI semconv): ids and bounded values only, never text.
+CONVERSATION_ID = "agentwatch.conversation.id"
+TURN = "agentwatch.conversation.turn"
+INTENT = "agentwatch.intent"
+CONFIDENCE = "agentwatch.intent.confidence"
+ESCALATION = "agentwatch.escalation.reason"
+CONTENT_INPUT = "agentwatch.content.input"
+CONTENT_OUTPUT = "agentwatch.content.output"
+
+
+def process_start_time() -> float:
+    """Wall-clock start of this process (Linux ``/proc``); falls back to 'now'."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        return boot + start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AgentService:
+    """Holds the store, the model behind its batcher and the optional generator."""
+
+    def __init__(self, settings: AgentSettings, telemetry: Telemetry, *,
+                 model: IntentModel | None = None) -> None:
+        self.settings, self.tel, self.metrics = settings, telemetry, telemetry.metrics
+        self.policy = Policy(settings.low_confidence, settings.low_confidence_turns,
+                             settings.complaint_limit, settings.max_turns)
+        self.faults = FaultInjector(error_ratio=settings.fault_error_ratio,
+                                    latency_ms=settings.fault_latency_ms,
+                                    latency_ratio=settings.fault_latency_ratio)
+        self.store = ConversationStore(settings.redis_url, window=settings.history_window,
+                                       cap=settings.history_max, ttl_seconds=settings.conversation_ttl_seconds,
+                                       timeout_s=settings.redis_timeout_ms / 1000)
+        self.model: IntentModel | None = model
+        self.generator: Any = None
+        self.model_ready = False
+        self.load_error: str | None = None
+        self.ready_event = asyncio.Event()
+        self._gen_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
+        self._load_task: asyncio.Task[None] | None = None
+        self._init_metrics()
+        self.batcher = Batcher(self._classify_batch, max_batch=settings.max_batch,
+                               max_wait_s=settings.max_wait_ms / 1000, capacity=settings.queue_capacity,
+                               metrics=self.metrics, model=settings.model_name)
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def _init_metrics(self) -> None:
+        """Every closed-set series starts at 0, so rate() and dashboards work from the first scrape."""
+        m, s = self.metrics, self.settings
+        models = [s.model_name] + ([s.generator_name] if s.generator_model else [])
+        m.allow("model", models)
+        for error_class in c.ERROR_CLASSES:
+            m.inc(c.ERRORS, 0, error_class=error_class)
+        for outcome in c.OUTCOMES:
+            m.inc(c.CONVERSATIONS_ENDED, 0, outcome=outcome)
+        for reason in c.ESCALATION_REASONS:
+            m.inc(c.ESCALATIONS, 0, reason=reason)
+        for intent in c.INTENTS:
+            m.inc(c.INTENTS_TOTAL, 0, intent=intent)
+        for operation in ("classify", "warmup"):
+            m.touch(c.INFERENCE_DURATION, model=s.model_name, operation=operation)
+        if s.generator_model:
+            m.touch(c.INFERENCE_DURATION, model=s.generator_name, operation="generate")
+            m.touch(c.GENERATION_TTFT, model=s.generator_name)
+            for token_type in c.TOKEN_TYPES:
+                m.inc(c.GENERATION_TOKENS, 0, model=s.generator_name, token_type=token_type)
+        for name in models:
+            m.set(c.MODEL_LOADED, 0, model=name)
+            m.set(c.MODEL_LOAD_DURATION, 0, model=name)
+        m.set(c.READY, 0)
+        m.set(c.COLD_START_DURATION, 0)
+
+    async def start(self) -> None:
+        """Start loading in the background: /healthz answers at once, /readyz once warm."""
+        await self.batcher.start()
+        self._load_task = asyncio.get_running_loop().create_task(self._load(), name="model-load")
+
+    async def wait_ready(self, timeout: float = 120.0) -> None:
+        """Wait until the model is warm (tests, benchmarks); raise if loading failed."""
+        await asyncio.wait_for(self.ready_event.wait(), timeout)
+        if self.load_error:
+            raise RuntimeError(self.load_error)
+
+    async def _load(self) -> None:
+        s = self.settings
+        try:
+            start = time.perf_counter()
+            if self.model is None:
+                self.model = await asyncio.to_thread(IntentModel.load, s.model_path, name=s.model_name,
+                                                     threads=s.torch_threads)
+                weights_s = self.model.load_seconds
+            else:
+                weights_s = 0.0  # handed a loaded model: only the warm-up counts
+            with self.tel.span("inference", attributes=genai.inference_attributes(
+                    "warmup", s.model_name, batch_size=1)):
+                await self.batcher.run_once(["hello, where is my order?"], "warmup")
+            self.metrics.set(c.MODEL_LOAD_DURATION, weights_s + time.perf_counter() - start,
+                             model=s.model_name)
+            self.metrics.set(c.MODEL_LOADED, 1, model=s.model_name)
+            if s.generator_model:
+                await self._load_generator()
+            self.model_ready = True
+            cold = time.time() - process_start_time()
+            self.metrics.set(c.COLD_START_DURATION, cold)
+            log.info("model ready", extra={"model": s.model_name, "cold_start_seconds": round(cold, 3)})
+        except Exception as exc:
+            self.load_error = f"model failed to load: {type(exc).__name__}: {exc}"
+            log.exception("model failed to load", extra={"model": s.model_name})
+        finally:
+            self.ready_event.set()
+
+    async def _load_generator(self) -> None:
+        from agentwatch.agent.generator import Generator
+
+        s = self.settings
+        start = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        self.generator = await loop.run_in_executor(
+            self._gen_executor, lambda: Generator.load(s.generator_model, name=s.generator_name,
+                                                       threads=s.torch_threads))
+        await loop.run_in_executor(self._gen_executor, self.generator.generate, "Hello", 1)
+        self.metrics.set(c.MODEL_LOAD_DURATION, time.perf_counter() - start, model=s.generator_name)
+        self.metrics.set(c.MODEL_LOADED, 1, model=s.generator_name)
+
+    async def stop(self) -> None:
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        await self.batcher.stop()
+        self._gen_executor.shutdown(wait=False, cancel_futures=True)
+        await self.store.aclose()
+
+    async def readiness(self) -> tuple[str | None, str]:
+        """``(None, "ready")`` or ``(error_class, reason)``; also sets the ready gauge."""
+        if self.load_error:
+            result: tuple[str | None, str] = ("model_not_loaded", self.load_error)
+        elif not self.model_ready:
+            result = ("model_not_loaded", "model is loading or warming up")
+        elif not await self.store.ping():
+            result = ("state_store_unavailable", "state store (Redis) is not answering")
+        else:
+            result = (None, "ready")
+        self.metrics.set(c.READY, 1 if result[0] is None else 0)
+        return result
+
+    # --- conversation operations -------------------------------------------------------------
+
+    def _classify_batch(self, texts: list[str]) -> Classification:
+        assert self.model is not None
+        return self.model.classify(texts)
+
+    async def message(self, conversation_id: str, text: str) -> dict[str, Any]:
+        """Answer one user message; returns the API response body."""
+        if not self.model_ready:
+            raise AgentError("model_not_loaded", self.load_error or "model is loading; retry shortly")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.request_timeout_ms / 1000
+        if self.faults.active:
+            await self.faults.apply()
+        with self.tel.span("state.fetch", metric=c.STATE_FETCH_DURATION,
+                           attributes={CONVERSATION_ID: conversation_id}):
+            snapshot = await self.store.fetch(conversation_id)
+        if snapshot.status == "closed":
+            raise AgentError("bad_request", f"conversation {conversation_id} is closed")
+        intent, confidence = await self._classify(text, deadline)
+        decision = await self._reply(intent, confidence, text, snapshot)
+        with self.tel.span("state.save", metric=c.STATE_SAVE_DURATION,
+                           attributes={CONVERSATION_ID: conversation_id}) as span:
+            result = await self.store.append(
+                conversation_id, ts=_now(), user_text=text, agent_text=decision.reply,
+                low_confidence=decision.low_confidence, complaint=decision.complaint,
+                escalate=decision.escalate, order=decision.order)
+            if result is None:
+                raise AgentError("bad_request", f"conversation {conversation_id} is closed")
+            span.set_attribute(TURN, result.turn)
+        self.metrics.inc(c.INTENTS_TOTAL, intent=intent)
+        self.metrics.observe(c.INTENT_CONFIDENCE, confidence)
+        if result.started:
+            self.metrics.inc(c.CONVERSATIONS_STARTED)
+        if result.escalated_now and decision.escalate:
+            self.metrics.inc(c.ESCALATIONS, reason=decision.escalate)
+            log.info("conversation escalated", extra={"conversation_id": conversation_id,
+                                                      "reason": decision.escalate, "turn": result.turn})
+        return {"conversation_id": conversation_id, "turn": result.turn, "reply": decision.reply,
+                "intent": intent, "confidence": round(confidence, 4),
+                "escalated": decision.escalated or result.escalated_now}
+
+    async def _classify(self, text: str, deadline: float) -> tuple[str, float]:
+        loop = asyncio.get_running_loop()
+        item = self.batcher.submit(text, deadline)
+        with self.tel.span("queue.wait", metric=c.QUEUE_WAIT):
+            try:
+                batch_size = await asyncio.wait_for(item.started, max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                self.batcher.discard(item)
+                raise AgentError("inference_timeout", "request deadline passed while queued") from None
+        name = self.settings.model_name
+        with self.tel.span("inference", kind=SpanKind.INTERNAL,
+                           attributes=genai.inference_attributes("classify", name, batch_size=batch_size)) as span:
+            try:
+                intent, confidence, tokens = await asyncio.wait_for(item.result,
+                                                                    max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise AgentError("inference_timeout", "request deadline passed during inference") from None
+            span.set_attributes(genai.inference_attributes("classify", name, batch_size=batch_size,
+                                                           input_tokens=tokens))
+            span.set_attributes({INTENT: intent, CONFIDENCE: confidence})
+        return intent, confidence
+
+    async def _reply(self, intent: str, confidence: float, text: str, snapshot: Snapshot) -> Decision:
+        with self.tel.span("reply.generate", attributes={INTENT: intent}) as span:
+            decision = respond(intent, confidence, text, snapshot, self.policy)
+            if self.generator is not None and not decision.escalated and not decision.low_confidence:
+                generated = await self._generate(build_prompt(snapshot.turns, text, intent, decision.reply))
+                if generated:
+                    decision = Decision(generated, decision.escalate, decision.escalated,
+                                        decision.low_confidence, decision.complaint, decision.order)
+            if decision.escalate:
+                span.set_attribute(ESCALATION, decision.escalate)
+            for key, value in ((CONTENT_INPUT, self.tel.content(text)),
+                               (CONTENT_OUTPUT, self.tel.content(decision.reply))):
+                if value is not None:
+                    span.set_attribute(key, value)
+        return decision
+
+    async def _generate(self, prompt: str) -> str:
+        s, gen = self.settings, self.generator
+        with self.tel.span("inference", kind=SpanKind.INTERNAL,
+                           attributes=genai.inference_attributes("generate", s.generator_name)) as span:
+            out = await asyncio.get_running_loop().run_in_executor(
+                self._gen_executor, gen.generate, prompt, s.generator_max_tokens)
+            span.set_attributes(genai.inference_attributes(
+                "generate", s.generator_name, input_tokens=out.input_tokens, output_tokens=out.output_tokens))
+        self.metrics.observe(c.INFERENCE_DURATION, out.duration_s, model=s.generator_name, operation="generate")
+        self.metrics.observe(c.GENERATION_TTFT, out.ttft_s, model=s.generator_name)
+        self.metrics.inc(c.GENERATION_TOKENS, out.input_tokens, model=s.generator_name, token_type="input")
+        self.metrics.inc(c.GENERATION_TOKENS, out.output_tokens, model=s.generator_name, token_type="output")
+        return out.text
+
+    async def conversation(self, conversation_id: str) -> dict[str, Any]:
+        with self.tel.span("state.history", attributes={CONVERSATION_ID: conversation_id}):
+            snapshot = await self.store.history(conversation_id)
+        if not snapshot.exists:
+            raise AgentError("context_not_found", f"no conversation with id {conversation_id}")
+        return {"conversation_id": conversation_id, "status": snapshot.status,
+                "outcome": snapshot.meta.get("outcome"),
+                "turns": [{"turn": t.get("turn"), "role": t.get("role"), "text": t.get("text"),
+                           "ts": t.get("ts")} for t in snapshot.turns]}
+
+    async def close(self, conversation_id: str, outcome: str) -> dict[str, Any]:
+        with self.tel.span("state.close", attributes={CONVERSATION_ID: conversation_id}):
+            state, final, user_turns = await self.store.close(conversation_id, outcome, _now())
+        if state == "missing":
+            raise AgentError("context_not_found", f"no conversation with id {conversation_id}")
+        if state == "closed":
+            self.metrics.inc(c.CONVERSATIONS_ENDED, outcome=final)
+            self.metrics.observe(c.CONVERSATION_TURNS, user_turns)
+        return {"conversation_id": conversation_id, "status": "closed", "outcome": final,
+                "user_turns": user_turns}

