@@ -1,0 +1,59 @@
+"""Place panels on Grafana's 24-column grid: rows of sections, panels left to right, wrapping.
+
+Layout is data (``Section(title, [Cell(panel, w, h), ...])``); ``place`` assigns ``gridPos`` and
+sequential panel ids, so ids and positions are stable and never overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import attr
+from grafanalib import core as g
+
+__all__ = ["GRID_COLUMNS", "Cell", "Section", "place"]
+
+GRID_COLUMNS = 24
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A panel and its size in grid units (width of 24 columns, height in 30 px rows)."""
+
+    panel: g.Panel
+    w: int = 12
+    h: int = 8
+
+
+@dataclass(frozen=True)
+class Section:
+    """A titled row of cells."""
+
+    title: str
+    cells: Sequence[Cell]
+
+
+def place(sections: Sequence[Section]) -> list[g.Panel]:
+    """Return row panels and panels with ``gridPos`` and ``id`` set, top to bottom."""
+    panels: list[g.Panel] = []
+    y = 0
+    next_id = 1
+    for section in sections:
+        panels.append(g.RowPanel(title=section.title, id=next_id, collapsed=False,
+                                 gridPos=g.GridPos(h=1, w=GRID_COLUMNS, x=0, y=y)))
+        next_id += 1
+        y += 1
+        x, row_height = 0, 0
+        for cell in section.cells:
+            if not 0 < cell.w <= GRID_COLUMNS:
+                raise ValueError(f"panel {cell.panel.title!r}: width {cell.w} is not in 1..{GRID_COLUMNS}")
+            if x + cell.w > GRID_COLUMNS:
+                x, y, row_height = 0, y + row_height, 0
+            panels.append(attr.evolve(cell.panel, id=next_id,
+                                      gridPos=g.GridPos(h=cell.h, w=cell.w, x=x, y=y)))
+            next_id += 1
+            x += cell.w
+            row_height = max(row_height, cell.h)
+        y += row_height
+    return panels
