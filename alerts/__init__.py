@@ -1,1 +1,80 @@
-"""agentwatch.alerts"""
+"""agentwatch.alerts: SLO spec → Prometheus recording, burn-rate and KPI rules, Alertmanager config.
+
+An ordered chain of pure stages (like Sloth's plugin chain): ``sli_rules`` → ``meta_rules`` →
+``slo_alerts`` → ``kpi_rules``; then writers turn the groups into files.
+
+Usage::
+
+    from agentwatch.alerts import generate_all, write_all
+    files = generate_all(spec, "agentwatch.yaml")    # {"alerts/generated/slo-rules.yaml": "...", ...}
+    write_all("agentwatch.yaml")                     # writes them next to the spec
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentwatch.alerts.alertmanager import alertmanager_config
+from agentwatch.alerts.context import Context
+from agentwatch.alerts.kpi_rules import kpi_rules
+from agentwatch.alerts.meta_rules import meta_rules
+from agentwatch.alerts.sli_rules import sli_rules
+from agentwatch.alerts.slo_alerts import slo_alerts
+from agentwatch.alerts.unit_tests import slo_unit_tests
+from agentwatch.alerts.writers import prometheus_rule, rule_file
+from agentwatch.spec import Spec, load_spec
+
+__all__ = [
+    "GENERATED_DIR",
+    "KPI_RULES",
+    "SLO_RULES",
+    "TESTS_DIR",
+    "generate_all",
+    "slo_groups",
+    "write_all",
+]
+
+GENERATED_DIR = "alerts/generated"
+TESTS_DIR = "alerts/tests"
+SLO_RULES = f"{GENERATED_DIR}/slo-rules.yaml"
+KPI_RULES = f"{GENERATED_DIR}/kpi-rules.yaml"
+
+
+def slo_groups(ctx: Context) -> list[dict]:
+    """The SLO stages in Sloth's order: SLI recordings, meta recordings, alerts, per SLO."""
+    sli, meta, alerts = sli_rules(ctx), meta_rules(ctx), slo_alerts(ctx)
+    return [g for stage in (sli, meta, alerts) for g in stage]
+
+
+def generate_all(spec: Spec, spec_path_label: str, time_scale: int = 1) -> dict[str, str]:
+    """Every alerting artefact of ``spec``, keyed by path relative to the repository root.
+
+    Pure: no I/O, no clock. ``time_scale`` > 1 divides every window (demos only) and skips the
+    promtool unit tests, which test the real windows.
+    """
+    ctx = Context(spec, time_scale)
+    slo, kpi = slo_groups(ctx), kpi_rules(ctx)
+    files = {
+        SLO_RULES: rule_file(slo, spec_path_label, time_scale),
+        KPI_RULES: rule_file(kpi, spec_path_label, time_scale),
+        f"{GENERATED_DIR}/prometheusrule.yaml": prometheus_rule(
+            f"{spec.service.name}-slos", slo + kpi, spec_path_label, time_scale),
+        f"{GENERATED_DIR}/alertmanager.yaml": alertmanager_config(spec, spec_path_label, time_scale),
+    }
+    if time_scale == 1:
+        for slo_def in spec.slos:
+            files[f"{TESTS_DIR}/slo-{slo_def.name}-test.yaml"] = slo_unit_tests(ctx, slo_def, spec_path_label)
+    return dict(sorted(files.items()))
+
+
+def write_all(spec_file: str | Path, out_dir: str | Path | None = None, time_scale: int = 1) -> list[Path]:
+    """Load ``spec_file`` and write ``generate_all`` under ``out_dir`` (default: the spec's folder)."""
+    spec_path = Path(spec_file)
+    root = Path(out_dir) if out_dir is not None else spec_path.parent
+    written = []
+    for relative, text in generate_all(load_spec(spec_path), spec_path.name, time_scale).items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        written.append(target)
+    return written

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 __all__ = [
     "ALERT_PREFIX",
+    "GROUP_ALERTS",
+    "GROUP_KPI",
+    "GROUP_META",
+    "GROUP_SLI",
     "LABEL_ID",
     "LABEL_SERVICE",
     "LABEL_SEVERITY",
     "LABEL_SLO",
     "LABEL_WINDOW",
+    "SLI_ERROR_EVENTS_RATE",
     "SLI_ERROR_WINDOWS",
+    "SLI_TOTAL_EVENTS_RATE",
     "SLO_CURRENT_BURN_RATE",
     "SLO_ERROR_BUDGET",
     "SLO_INFO",
@@ -50,3 +56,15 @@ LABEL_SEVERITY = "sloth_severity"
 
 #: Alert names are CamelCase with this product prefix.
 ALERT_PREFIX = "AgentWatch"
+
+# agentwatch additions (not in Sloth): traffic-weighted long windows need the 5m event rates.
+#: Bad events per second over 5m, recorded per SLO.
+SLI_ERROR_EVENTS_RATE = "slo:sli_error_events:rate5m"
+#: All events per second over 5m, recorded per SLO.
+SLI_TOTAL_EVENTS_RATE = "slo:sli_total_events:rate5m"
+
+#: Group names, Sloth's pattern: ``sloth-slo-<kind>-<sloth_id>``.
+GROUP_SLI = "sloth-slo-sli-recordings-{id}"
+GROUP_META = "sloth-slo-meta-recordings-{id}"
+GROUP_ALERTS = "sloth-slo-alerts-{id}"
+GROUP_KPI = "agentwatch-kpi-alerts-{service}"

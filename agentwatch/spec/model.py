@@ -1,0 +1,312 @@
+"""Pydantic models of the versioned spec, ``version: agentwatch/v1``.
+
+Sections are separate models so later issues can add theirs (``dashboards``, ``autoscaling``)
+without touching the SLO ones. Every model forbids unknown keys, so a typo is an error naming the
+field and listing the allowed ones. Catalogue checks (metric, label, bucket) happen here too, so
+the loader can point at the exact line.
+
+Usage::
+
+    from agentwatch.spec import load_spec
+    spec = load_spec("agentwatch.yaml")
+    spec.slos[0].sli.kind          # 'availability'
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from agentwatch.telemetry import catalogue as c
+
+__all__ = [
+    "SLI",
+    "SLO",
+    "TARGET_LABELS",
+    "AlertSettings",
+    "Alerting",
+    "AlertmanagerSettings",
+    "AvailabilitySLI",
+    "KPIs",
+    "LatencySLI",
+    "RawSLI",
+    "Receiver",
+    "Service",
+    "Spec",
+    "Threshold",
+    "le_text",
+]
+
+#: Labels Prometheus adds to every scraped series (not in the catalogue, but valid in selectors).
+TARGET_LABELS: tuple[str, ...] = ("job", "instance", "namespace", "pod", "service", "cluster")
+
+_NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+_DURATION = r"^[0-9]+(ms|s|m|h|d|w)$"
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+Duration = Field(pattern=_DURATION)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _check_label_names(labels: dict[str, str]) -> dict[str, str]:
+    bad = [k for k in labels if not _LABEL_NAME.match(k) or k.startswith("__")]
+    if bad:
+        raise ValueError(f"invalid Prometheus label name(s) {bad} (allowed: [a-zA-Z_][a-zA-Z0-9_]*)")
+    return labels
+
+
+def le_text(value: float) -> str:
+    """A bucket bound as the Prometheus Python client exposes it in ``le`` (``1.0``, ``0.25``)."""
+    from prometheus_client.utils import floatToGoString
+
+    return floatToGoString(value)
+
+
+def _check_selector(metric: c.MetricDef, selector: dict[str, str]) -> dict[str, str]:
+    allowed = [*metric.labels, *TARGET_LABELS]
+    for name, value in selector.items():
+        if name not in allowed or name in ("code", "le"):
+            usable = [a for a in allowed if a not in ("code", "le")]
+            raise ValueError(f"unknown label {name!r} for {metric.name} (allowed: {', '.join(usable)})")
+        values = c.LABELS[name].values if name in c.LABELS else None
+        plain = value.lstrip("!")
+        if values is not None and not plain.startswith("~") and plain not in values:
+            raise ValueError(f"label {name}={value!r} is not a value {metric.name} can carry "
+                             f"(allowed: {', '.join(values)})")
+    return selector
+
+
+def _histogram_with_code(name: str) -> str:
+    options = [m.name for m in c.METRICS if m.kind == "histogram" and "code" in m.labels]
+    if name not in options:
+        raise ValueError(f"unknown metric {name!r} (allowed: {', '.join(options)})")
+    return name
+
+
+class _RequestSLI(_Model):
+    metric: str = c.REQUEST_DURATION.name
+    route: str | None = None
+    selector: dict[str, str] = {}
+
+    _metric_ok = field_validator("metric")(_histogram_with_code)
+
+    @field_validator("selector")
+    @classmethod
+    def _selector_ok(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if "metric" in info.data:
+            _check_selector(c.by_name(info.data["metric"]), value)
+        return value
+
+    def matchers(self) -> dict[str, str]:
+        """Label matchers of the SLI's requests (route first, then the selector)."""
+        return {**({"route": self.route} if self.route else {}), **self.selector}
+
+
+class AvailabilitySLI(_RequestSLI):
+    """Good = not 5xx; 4xx are the client's fault and count as served."""
+
+    bad_codes: str = Field("5..", description="Regex of status codes that count as bad.")
+
+
+class LatencySLI(_RequestSLI):
+    """Good = served within ``threshold`` seconds, read from the histogram's ``le`` bucket."""
+
+    threshold: float = Field(description="Seconds; must be one of the histogram's bucket bounds.")
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_is_bucket(cls, value: float, info: ValidationInfo) -> float:
+        metric = info.data.get("metric")
+        buckets = c.by_name(metric).buckets or () if metric else ()
+        if metric and value not in buckets:
+            raise ValueError(f"threshold {value}s is not a bucket of {metric} "
+                             f"(allowed: {', '.join(le_text(b) for b in buckets)})")
+        return value
+
+    @property
+    def le(self) -> str:
+        return le_text(self.threshold)
+
+
+class RawSLI(_Model):
+    """The user's own PromQL; ``{{.window}}`` (Sloth's placeholder) is replaced by each window.
+
+    Give ``total`` and one of ``bad``/``good``. Each query must return one label-less series
+    (wrap it in ``sum()``).
+    """
+
+    bad: str | None = None
+    good: str | None = None
+    total: str
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RawSLI:
+        if (self.bad is None) == (self.good is None):
+            raise ValueError("give exactly one of bad, good (allowed: bad, good)")
+        for query in (self.bad, self.good, self.total):
+            if query is not None and "{{.window}}" not in query.replace(" ", ""):
+                raise ValueError("every raw query needs the {{.window}} placeholder, e.g. "
+                                 "sum(rate(my_requests_total[{{.window}}]))")
+        return self
+
+
+class SLI(_Model):
+    availability: AvailabilitySLI | None = None
+    latency: LatencySLI | None = None
+    raw: RawSLI | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SLI:
+        given = [k for k in ("availability", "latency", "raw") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("an SLI is exactly one of (allowed: availability, latency, raw)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("availability", "latency", "raw") if getattr(self, k) is not None)
+
+
+class AlertSettings(_Model):
+    """One severity (page or ticket) of an SLO's burn-rate alerts."""
+
+    disable: bool = False
+    name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+
+    _labels_ok = field_validator("labels")(_check_label_names)
+
+
+class Alerting(_Model):
+    name: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                             description="Alert name for both severities (default AgentWatch<Slo>).")
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    runbook_url: str | None = None
+    page: AlertSettings = AlertSettings()
+    ticket: AlertSettings = AlertSettings()
+
+    _labels_ok = field_validator("labels")(_check_label_names)
+
+
+class SLO(_Model):
+    name: str = Field(pattern=_NAME, max_length=63)
+    description: str = ""
+    objective: float = Field(description="Target in percent, strictly between 0 and 100.")
+    window: Literal["30d", "28d", "7d"] = "30d"
+    sli: SLI
+    labels: dict[str, str] = {}
+    alerting: Alerting = Alerting()
+
+    _labels_ok = field_validator("labels")(_check_label_names)
+
+    @field_validator("objective")
+    @classmethod
+    def _in_range(cls, value: float) -> float:
+        if not 0 < value < 100:
+            raise ValueError(f"objective {value} is not a percentage (allowed: 0 < objective < 100, "
+                             "e.g. 99.9)")
+        return value
+
+    @property
+    def error_budget(self) -> Decimal:
+        """``1 - objective`` as an exact decimal (99.9 → 0.001, no float noise)."""
+        return (Decimal(100) - Decimal(repr(self.objective))) / Decimal(100)
+
+    @property
+    def objective_ratio(self) -> Decimal:
+        return Decimal(repr(self.objective)) / Decimal(100)
+
+
+class Service(_Model):
+    name: str = Field(pattern=_NAME, max_length=63)
+    selector: dict[str, str] = Field({}, description="Matchers added to every query (e.g. job).")
+    labels: dict[str, str] = Field({}, description="Labels added to every generated rule.")
+
+    _labels_ok = field_validator("labels")(_check_label_names)
+
+    @field_validator("selector")
+    @classmethod
+    def _target_labels_only(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = [k for k in value if k not in TARGET_LABELS]
+        if unknown:
+            raise ValueError(f"unknown label(s) {unknown} in the service selector "
+                             f"(allowed: {', '.join(TARGET_LABELS)})")
+        return value
+
+
+class Threshold(_Model):
+    """A KPI alert: fire when the value crosses ``above``/``below`` for ``for``."""
+
+    enabled: bool = True
+    above: float | None = None
+    below: float | None = None
+    window: str = Field("10m", pattern=_DURATION)
+    for_: str = Field("5m", alias="for", pattern=_DURATION)
+    severity: Literal["page", "ticket"] = "ticket"
+    classes: tuple[str, ...] = ()
+    spike_factor: float = Field(3.0, gt=1)
+    baseline_offset: str = Field("1d", pattern=_DURATION)
+    runbook_url: str | None = None
+
+    @field_validator("classes")
+    @classmethod
+    def _known_classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [v for v in value if v not in c.ERROR_CLASSES]
+        if unknown:
+            raise ValueError(f"unknown error class(es) {unknown} (allowed: {', '.join(c.ERROR_CLASSES)})")
+        return value
+
+
+def _t(**kw: Any) -> Any:
+    return Field(default_factory=lambda: Threshold(**kw))
+
+
+class KPIs(_Model):
+    """Business and operational alerts; every value is read from catalogue metrics."""
+
+    route: str | None = Field(None, description="Route whose traffic the no-traffic alert watches.")
+    escalation_rate: Threshold = _t(above=0.2, window="10m", **{"for": "30m"})
+    first_contact_resolution: Threshold = _t(below=0.6, window="1h", **{"for": "1h"})
+    error_class_spike: Threshold = _t(above=0.1, window="5m", baseline_offset="1h", **{"for": "5m"})
+    queue_saturation: Threshold = _t(above=0.8, window="5m", **{"for": "5m"})
+    model_not_loaded: Threshold = _t(severity="page", **{"for": "5m"})
+    state_store_errors: Threshold = _t(above=0.05, window="5m", severity="page", **{"for": "5m"})
+    no_traffic: Threshold = _t(below=0.01, window="10m", severity="page", **{"for": "10m"})
+
+
+class Receiver(_Model):
+    url: str = Field(pattern=r"^https?://")
+    send_resolved: bool = True
+
+
+class AlertmanagerSettings(_Model):
+    """Alertmanager routing: page and ticket alerts go to different webhook receivers."""
+
+    page: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/page")
+    ticket: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/ticket")
+    default: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/default")
+    group_by: tuple[str, ...] = ("alertname", "service", "slo")
+    group_wait: str = Field("30s", pattern=_DURATION)
+    group_interval: str = Field("5m", pattern=_DURATION)
+    repeat_interval: str = Field("4h", pattern=_DURATION)
+
+
+class Spec(_Model):
+    version: Literal["agentwatch/v1"]
+    service: Service
+    slos: tuple[SLO, ...] = ()
+    kpis: KPIs = KPIs()
+    alertmanager: AlertmanagerSettings = AlertmanagerSettings()
+    # Sections owned by later issues; each replaces its placeholder with a strict model.
+    dashboards: dict[str, Any] | None = None
+    autoscaling: dict[str, Any] | None = None
+
+    def sloth_id(self, slo: SLO) -> str:
+        return f"{self.service.name}-{slo.name}"
