@@ -119,5 +119,5 @@ def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
     sections = [_signals(cfg), _replicas(), _resources()]
     return build_dashboard(
         STEM, "Is the fleet big enough? The HPA's signals, saturation, replicas and per-pod resources.",
-        sections, [*datasource_variables(jaeger=False), *agent_variables(), *_k8s_variables()],
+        sections, [*datasource_variables(jaeger=False), *agent_variables(cfg.selector), *_k8s_variables()],
         tags=["capacity", "autoscaling"], time_from="now-3h", refresh="30s", generated_note=note)

@@ -1,17 +1,16 @@
 """What the dashboards take from the spec, with defaults when there is no spec.
 
 The dashboards read almost everything at view time through template variables (jobs, instances,
-SLOs come from Prometheus), so the spec only sets defaults and thresholds: the service name (the
-``sloth_service`` label and the traces' ``service.name``), the SLO names, the latency-SLO
-threshold and the HPA's queue-length target. ``from_spec`` is duck-typed on purpose: it accepts
-the ``agentwatch.spec`` model, a plain mapping, or ``None``.
+SLOs come from Prometheus), so the spec only narrows and tunes them: the service selector, the
+latency-SLO threshold, the traces' service name and the HPA's queue-length target. ``from_spec``
+reads attributes or mapping keys alike, so it also takes a plain dict, or ``None`` for defaults.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
@@ -52,10 +51,13 @@ class DashboardConfig:
     """Inputs of the dashboard generators."""
 
     service: str = "agentwatch-agent"
+    #: ``service.name`` the agent's traces carry (the telemetry default unless OTEL_SERVICE_NAME is set).
+    trace_service: str = "agentwatch-agent"
+    #: The spec's ``service.selector`` (e.g. ``{job: agent}``): narrows the job/instance variables.
+    selector: Mapping[str, str] = field(default_factory=dict)
     slo_names: tuple[str, ...] = ()
-    latency_threshold_seconds: float = 0.5
+    latency_threshold_seconds: float = 1.0
     queue_length_target: float = 8.0
-    source: str = "defaults"
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -66,35 +68,25 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def _service_name(spec: Any) -> str | None:
-    service = _get(spec, "service")
-    if isinstance(service, str):
-        return service
-    return _get(service, "name")
+def from_spec(spec: Any = None) -> DashboardConfig:
+    """Build the config from an ``agentwatch.spec.Spec`` (or an equivalent mapping); ``None``: defaults.
 
-
-def _latency_threshold(slos: list[Any]) -> float | None:
-    for slo in slos:
-        for field in ("threshold_seconds", "threshold", "latency_threshold_seconds"):
-            value = _get(slo, field) or _get(_get(slo, "sli"), field)
-            if isinstance(value, int | float) and value > 0:
-                return float(value)
-    return None
-
-
-def from_spec(spec: Any = None, source: str = "agentwatch.yaml") -> DashboardConfig:
-    """Build the config from a spec (model or mapping); ``None`` gives the defaults."""
-    if spec is None:
-        return DashboardConfig()
+    Read: ``service.name``/``selector``, SLO names, the first latency SLI's ``threshold``, and the
+    optional ``dashboards: {trace_service}`` and ``autoscaling: {queue_length_target}`` keys.
+    """
     defaults = DashboardConfig()
-    slos = list(_get(spec, "slos", None) or [])
-    names = tuple(str(n) for n in (_get(s, "name") for s in slos) if n)
-    autoscaling = _get(spec, "autoscaling")
-    target = _get(autoscaling, "queue_length_target") or _get(autoscaling, "queue_length_per_pod")
+    if spec is None:
+        return defaults
+    service = _get(spec, "service")
+    slos = tuple(_get(spec, "slos", ()) or ())
+    latency = [_get(_get(_get(s, "sli"), "latency"), "threshold") for s in slos]
+    threshold = next((float(t) for t in latency if isinstance(t, int | float)), None)
+    target = _get(_get(spec, "autoscaling"), "queue_length_target")
     return DashboardConfig(
-        service=_service_name(spec) or defaults.service,
-        slo_names=names,
-        latency_threshold_seconds=_latency_threshold(slos) or defaults.latency_threshold_seconds,
+        service=_get(service, "name") or defaults.service,
+        trace_service=_get(_get(spec, "dashboards"), "trace_service") or defaults.trace_service,
+        selector=dict(_get(service, "selector") or {}),
+        slo_names=tuple(str(_get(s, "name")) for s in slos),
+        latency_threshold_seconds=threshold or defaults.latency_threshold_seconds,
         queue_length_target=float(target) if isinstance(target, int | float) else defaults.queue_length_target,
-        source=source,
     )

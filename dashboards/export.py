@@ -125,10 +125,14 @@ def _json(data: dict[str, Any]) -> str:
 
 
 def generate_all(spec: Any = None, label: str = "agentwatch.yaml") -> dict[str, str]:
-    """Every dashboard file, keyed by path relative to the repo root; ``spec`` may be ``None``."""
+    """Every dashboard file, keyed by path relative to the repo root; ``spec`` may be ``None``.
+
+    Pure: ``spec`` (an ``agentwatch.spec.Spec``, a mapping, or ``None`` for defaults) in, texts out.
+    ``label`` names the spec in the DO NOT EDIT notes.
+    """
     label = label if spec is not None else "defaults (no spec)"
-    cfg = from_spec(spec, label)
-    header = f"{_note(label)}"
+    cfg = from_spec(spec)
+    header = _note(label)
     files: dict[str, str] = {}
     for stem, dashboard in build_all(cfg, label).items():
         data = provisioning_form(dashboard)
@@ -139,11 +143,24 @@ def generate_all(spec: Any = None, label: str = "agentwatch.yaml") -> dict[str, 
     return files
 
 
-def write_all(spec: Any = None, root: Path | str = ".", label: str = "agentwatch.yaml") -> list[Path]:
-    """Write ``generate_all``'s files under ``root``; returns the paths written."""
+def write_all(spec: Any = "agentwatch.yaml", out_dir: Path | str | None = None,
+              label: str = "agentwatch.yaml") -> list[Path]:
+    """Write ``generate_all``'s files under ``out_dir``; returns the paths written.
+
+    ``spec`` is a spec file (loaded and validated; ``out_dir`` defaults to its folder), a loaded
+    spec, or ``None`` (defaults; ``out_dir`` defaults to the current directory).
+    """
+    if isinstance(spec, str | Path):
+        from agentwatch.spec import load_spec
+
+        spec_path = Path(spec)
+        root = Path(out_dir) if out_dir is not None else spec_path.parent
+        spec, label = load_spec(spec_path), spec_path.name
+    else:
+        root = Path(out_dir) if out_dir is not None else Path(".")
     written = []
     for relpath, text in generate_all(spec, label).items():
-        path = Path(root) / relpath
+        path = root / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         written.append(path)

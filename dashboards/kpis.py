@@ -98,12 +98,11 @@ def _conversations() -> Section:
 
 
 def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
-    """The business-KPI dashboard (``cfg`` is unused today: KPIs need no spec input)."""
-    del cfg
+    """The business-KPI dashboard; ``cfg.selector`` narrows the job/instance variables."""
     dash_sections = [_summary(), _outcomes(), _conversations()]
     window = interval_variable("kpi_window", "KPI window", ("5m", "15m", "1h", "6h", "1d"), "1h",
                                "Sliding window the KPI trends are computed over.")
     return build_dashboard(
         STEM, "Customer-service outcomes: escalations, first-contact resolution, conversation length "
-        "and intents.", dash_sections, [*datasource_variables(jaeger=False), *agent_variables(), window],
+        "and intents.", dash_sections, [*datasource_variables(jaeger=False), *agent_variables(cfg.selector), window],
         tags=["kpi", "business"], time_from="now-24h", refresh="1m", generated_note=note)

@@ -129,11 +129,11 @@ def _lifecycle() -> Section:
 
 def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
     """The overview dashboard for ``cfg`` (service name for trace links, latency threshold)."""
-    jaeger = p.jaeger_link(cfg.service)
+    jaeger = p.jaeger_link(cfg.trace_service)
     slo_link = dashboard_link("agentwatch-slos", "SLOs and error budget")
     return build_dashboard(
         STEM, "Health of the agent processes: traffic, errors, latency, inference, queue and state store.",
         [_traffic(slo_link), _latency(cfg, jaeger), _inference(jaeger), _lifecycle()],
-        [*datasource_variables(jaeger=True), *agent_variables()],
+        [*datasource_variables(jaeger=True), *agent_variables(cfg.selector)],
         tags=["overview"], time_from="now-1h", refresh="30s", generated_note=note,
     )

@@ -133,6 +133,6 @@ def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
         STEM, "SLOs, error budgets and burn rates from Sloth-compatible recording rules "
         "(agentwatch's or Sloth's own).",
         [_summary(overview), _budget(), _traffic(cfg)],
-        [*datasource_variables(jaeger=False), *slo_variables(), *agent_variables()],
+        [*datasource_variables(jaeger=False), *slo_variables(), *agent_variables(cfg.selector)],
         tags=["slo"], time_from="now-7d", refresh="1m", generated_note=note,
     )

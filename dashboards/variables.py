@@ -9,6 +9,8 @@ jobs only, so ``up{job=~"$job"}`` never counts unrelated targets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import attr
 from grafanalib import core as g
 
@@ -70,14 +72,20 @@ def datasource_variables(*, jaeger: bool) -> list[g.Template]:
     return out
 
 
-def agent_variables(*, namespace: bool = True) -> list[g.Template]:
-    """``namespace`` (optional), ``job`` and ``instance``, chained on ``agent_build_info``."""
+def agent_variables(service_selector: Mapping[str, str] | None = None, *,
+                    namespace: bool = True) -> list[g.Template]:
+    """``namespace`` (optional), ``job`` and ``instance``, chained on ``agent_build_info``.
+
+    ``service_selector`` (the spec's ``service.selector``) narrows every variable query.
+    """
+    base = q.selector(**dict(service_selector or {}))
     info = c.BUILD_INFO.name
     out = []
     if namespace:
-        out.append(_query_var("namespace", "Namespace", f"label_values({info}, namespace)", all_value=".*",
-                              description="Kubernetes namespace; All also matches series without one."))
-    ns = NAMESPACE_SELECTOR if namespace else ""
+        out.append(_query_var("namespace", "Namespace", f"label_values({q.series(info, base)}, namespace)",
+                              all_value=".*", description="Kubernetes namespace; All also matches series "
+                              "without one."))
+    ns = q.join_selectors(base, NAMESPACE_SELECTOR if namespace else "")
     out.append(_query_var("job", "Job", f"label_values({q.series(info, ns)}, job)", all_value=None,
                           description="Prometheus scrape job of the agents."))
     out.append(_query_var("instance", "Instance",

@@ -1,0 +1,287 @@
+"""Render a generated dashboard from live Prometheus data to one PNG, on the dashboard's own grid.
+
+Each panel's queries are interpolated as Grafana would (``grafana.resolve_variables``), run as
+range queries over the window, and drawn with matplotlib in a Grafana-like dark theme: time series
+as lines, heatmaps as bucket-by-time cells, stats as numbers coloured by the panel's thresholds,
+bar gauges and pies from the last values, tables from instant queries. The result lists what each
+panel drew, so a caller (or test) can tell an empty panel from a full one.
+
+Usage::
+
+    from agentwatch.dashboards.render import render_dashboard
+    results = render_dashboard(dashboard_json, PrometheusClient(url), TimeContext(end=time.time()), "out.png")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+from agentwatch.dashboards import units
+from agentwatch.dashboards.grafana import (
+    PrometheusClient,
+    TimeContext,
+    interpolate,
+    needs_kubernetes,
+    resolve_variables,
+)
+
+__all__ = ["PanelResult", "Series", "query_panel", "render_dashboard"]
+
+BG, PANEL_BG, TEXT, GRID = "#111217", "#181b1f", "#ccccdc", "#2c3235"
+PALETTE = ["#73bf69", "#f2cc0c", "#5794f2", "#ff780a", "#f2495c", "#b877d9", "#8ab8ff", "#fade2a",
+           "#56a64b", "#ff9830", "#e0b400", "#a352cc"]
+COLORS = {"green": "#73bf69", "red": "#f2495c", "orange": "#ff9830", "yellow": "#fade2a", "blue": "#5794f2",
+          "dark-red": "#c4162a", "purple": "#b877d9"}
+COL_IN, ROW_IN = 0.75, 0.3  # inches per grid column / per grid row (Grafana: ~75 px x 30 px)
+
+
+@dataclass
+class Series:
+    """One returned series: its legend text and (timestamp, value) points."""
+
+    legend: str
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
+
+    @property
+    def last(self) -> float | None:
+        return next((v for _, v in reversed(self.points) if not math.isnan(v)), None)
+
+
+@dataclass
+class PanelResult:
+    """What one panel showed: its series, whether its queries need Kubernetes, any query error."""
+
+    title: str
+    type: str
+    series: list[Series] = field(default_factory=list)
+    needs_kubernetes: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.points for s in self.series)
+
+
+def _legend(fmt: str, labels: Mapping[str, str]) -> str:
+    if not fmt or fmt == "__auto":
+        shown = {k: v for k, v in labels.items() if k != "__name__"}
+        return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "value"
+    out = fmt
+    for key, value in labels.items():
+        out = out.replace("{{" + key + "}}", value).replace("{{ " + key + " }}", value)
+    while "{{" in out and "}}" in out:  # labels the series lacks render empty, as in Grafana
+        start = out.index("{{")
+        out = out[:start] + out[out.index("}}", start) + 2:]
+    return out.strip() or "value"
+
+
+def query_panel(panel: Mapping[str, Any], client: PrometheusClient, ctx: TimeContext,
+                values: Mapping[str, str]) -> PanelResult:
+    """Run every visible target of ``panel`` the way Grafana would; returns the series."""
+    title = interpolate(panel.get("title", ""), values)
+    result = PanelResult(title=title, type=panel["type"])
+    targets = [t for t in panel.get("targets", []) if not t.get("hide")]
+    result.needs_kubernetes = bool(targets) and all(needs_kubernetes(interpolate(t["expr"], values))
+                                                    for t in targets)
+    start, step = ctx.end - ctx.range_s, ctx.interval_s
+    for t in targets:
+        expr = interpolate(t["expr"], values)
+        try:
+            if t.get("instant"):
+                raw = [{"metric": r["metric"], "values": [r["value"]]} for r in client.query(expr, ctx.end)]
+            else:
+                raw = client.query_range(expr, start, ctx.end, step)
+        except (ValueError, OSError) as exc:
+            result.errors.append(f"{t['refId']}: {exc}")
+            continue
+        for r in raw:
+            points = [(float(ts), float(v)) for ts, v in r["values"]]
+            result.series.append(Series(_legend(t.get("legendFormat", ""), r["metric"]), r["metric"], points))
+    return result
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+def _threshold_color(value: float | None, steps: Sequence[Mapping[str, Any]]) -> str:
+    color = steps[0]["color"] if steps else "green"
+    for step in steps[1:]:
+        if value is not None and step["value"] is not None and value >= step["value"]:
+            color = step["color"]
+    return COLORS.get(color, color)
+
+
+def _style(ax: Axes) -> None:
+    ax.set_facecolor(PANEL_BG)
+    ax.tick_params(colors=TEXT, labelsize=6)
+    for spine in ax.spines.values():
+        spine.set_color(GRID)
+    ax.grid(color=GRID, linewidth=0.4)
+
+
+def _draw_timeseries(ax: Axes, res: PanelResult, unit: str, steps: Sequence[Mapping[str, Any]],
+                     show_thresholds: bool) -> None:
+    _style(ax)
+    for i, s in enumerate(res.series[:12]):
+        xs = [datetime.fromtimestamp(t, UTC) for t, _ in s.points]
+        ax.plot(xs, [v for _, v in s.points], color=PALETTE[i % len(PALETTE)], linewidth=1, label=s.legend[:40])
+    if show_thresholds:
+        for step in steps[1:]:
+            ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
+                       linewidth=0.7)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: units.format_value(v, unit)))
+    if res.series:
+        ax.legend(fontsize=5, loc="upper left", facecolor=PANEL_BG, edgecolor=GRID, labelcolor=TEXT, ncol=2)
+
+
+def _bucket_counts(series: Sequence[Series]) -> tuple[list[str], list[list[float]], list[float]]:
+    """Cumulative ``le`` series → per-bucket counts per timestamp (what Grafana's heatmap shows)."""
+    ordered = sorted(series, key=lambda s: float(s.labels.get("le", "inf").replace("+Inf", "inf")))
+    times = [t for t, _ in ordered[0].points] if ordered else []
+    by_time = [dict(s.points) for s in ordered]
+    rows, previous = [], [0.0] * len(times)
+    for points in by_time:
+        current = [points.get(t, float("nan")) for t in times]
+        rows.append([max(0.0, c - p) if not (math.isnan(c) or math.isnan(p)) else 0.0
+                     for c, p in zip(current, previous, strict=True)])
+        previous = current
+    return [s.labels.get("le", "?") for s in ordered], rows, times
+
+
+def _draw_heatmap(ax: Axes, res: PanelResult, unit: str) -> None:
+    _style(ax)
+    labels, rows, times = _bucket_counts(res.series)
+    if not rows:
+        return
+    ax.imshow(rows, aspect="auto", origin="lower", cmap="Oranges", interpolation="nearest",
+              extent=(0, len(times), 0, len(labels)))
+    ax.set_yticks([i + 0.5 for i in range(len(labels))][::2])
+    ax.set_yticklabels([units.format_le(le, unit) for le in labels][::2])
+    ax.set_xticks([])
+
+
+def _draw_stat(ax: Axes, res: PanelResult, unit: str, steps: Sequence[Mapping[str, Any]], decimals: Any) -> None:
+    ax.set_facecolor(PANEL_BG)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    shown = [s for s in res.series if s.last is not None][:4]
+    for i, s in enumerate(shown):
+        y = 1 - (i + 0.5) / max(1, len(shown))
+        ax.text(0.5, y, units.format_value(s.last, unit, decimals), ha="center", va="center",
+                fontsize=16 if len(shown) == 1 else 10, fontweight="bold", color=_threshold_color(s.last, steps),
+                transform=ax.transAxes)
+        if len(shown) > 1:
+            ax.text(0.5, y - 0.42 / len(shown), s.legend[:40], ha="center", va="center", fontsize=6, color=TEXT,
+                    transform=ax.transAxes)
+
+
+def _draw_bars(ax: Axes, res: PanelResult, unit: str, steps: Sequence[Mapping[str, Any]], heatmap: bool) -> None:
+    _style(ax)
+    if heatmap:
+        labels, rows, _ = _bucket_counts(res.series)
+        names = [f"≤ {units.format_le(le, unit)}" for le in labels]
+        values = [sum(row) for row in rows]
+    else:
+        names = [s.legend for s in res.series]
+        values = [s.last or 0.0 for s in res.series]
+    ax.barh(range(len(values)), values, color=[_threshold_color(v, steps) for v in values])
+    ax.set_yticks(range(len(values)))
+    ax.set_yticklabels(names, fontsize=6)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: units.format_value(v, unit)))
+
+
+def _draw_pie(ax: Axes, res: PanelResult) -> None:
+    ax.set_facecolor(PANEL_BG)
+    items = [(s.legend, s.last or 0.0) for s in res.series if (s.last or 0.0) > 0]
+    if items:
+        ax.pie([v for _, v in items], labels=[f"{n} ({v:.0f})" for n, v in items],
+               colors=PALETTE[: len(items)], textprops={"color": TEXT, "fontsize": 6},
+               wedgeprops={"width": 0.45})
+
+
+def _draw_table(ax: Axes, res: PanelResult) -> None:
+    ax.set_facecolor(PANEL_BG)
+    ax.axis("off")
+    rows = [s.labels for s in res.series][:8]
+    if not rows:
+        return
+    columns = sorted({k for r in rows for k in r if k != "__name__"})[:8]
+    table = ax.table(cellText=[[r.get(col, "") for col in columns] for r in rows], colLabels=columns,
+                     loc="upper center", cellLoc="left")
+    table.auto_set_font_size(False)
+    table.set_fontsize(5)
+    for cell in table.get_celld().values():
+        cell.set_facecolor(PANEL_BG)
+        cell.set_edgecolor(GRID)
+        cell.get_text().set_color(TEXT)
+
+
+def _draw(ax: Axes, panel: Mapping[str, Any], res: PanelResult) -> None:
+    defaults = panel.get("fieldConfig", {}).get("defaults", {})
+    unit, steps = defaults.get("unit", ""), defaults.get("thresholds", {}).get("steps", [])
+    kind = panel["type"]
+    if res.empty:
+        ax.set_facecolor(PANEL_BG)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        reason = "needs Kubernetes" if res.needs_kubernetes else "no data"
+        ax.text(0.5, 0.5, defaults.get("noValue") or reason, ha="center", va="center", color="#8e8e8e",
+                fontsize=8, transform=ax.transAxes)
+    elif kind == "timeseries":
+        mode = defaults.get("custom", {}).get("thresholdsStyle", {}).get("mode", "off")
+        _draw_timeseries(ax, res, unit, steps, mode != "off")
+    elif kind == "heatmap":
+        _draw_heatmap(ax, res, defaults.get("unit") or panel.get("options", {}).get("yAxis", {}).get("unit", ""))
+    elif kind == "stat":
+        _draw_stat(ax, res, unit, steps, defaults.get("decimals"))
+    elif kind == "bargauge":
+        heat = any(t.get("format") == "heatmap" for t in panel.get("targets", []))
+        _draw_bars(ax, res, unit, steps, heat)
+    elif kind == "piechart":
+        _draw_pie(ax, res)
+    else:
+        _draw_table(ax, res)
+    ax.set_title(res.title, loc="left", fontsize=8, color=TEXT, pad=3)
+
+
+def render_dashboard(dashboard: Mapping[str, Any], client: PrometheusClient, ctx: TimeContext,
+                     out: str | Path) -> list[PanelResult]:
+    """Query and draw every panel of ``dashboard`` to the PNG ``out``; returns one result per panel."""
+    values = resolve_variables(dashboard, client, ctx)
+    panels = dashboard["panels"]
+    rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels) + 2
+    fig = plt.figure(figsize=(24 * COL_IN, rows * ROW_IN), facecolor=BG)
+    fig.text(0.01, 1 - 0.6 / rows, dashboard["title"], color=TEXT, fontsize=13, fontweight="bold", va="top")
+    results = []
+    for panel in panels:
+        pos = panel["gridPos"]
+        top = (pos["y"] + 2) / rows
+        if panel["type"] == "row":
+            fig.text(0.01, 1 - top - 0.5 / rows, panel["title"], color=TEXT, fontsize=10, fontweight="bold",
+                     va="center")
+            continue
+        pad_x, pad_y = 0.12 / 24, 0.9 / rows
+        ax = fig.add_axes((pos["x"] / 24 + pad_x * 3, 1 - top - pos["h"] / rows + pad_y * 0.4,
+                           pos["w"] / 24 - pad_x * 5, pos["h"] / rows - pad_y))
+        result = query_panel(panel, client, ctx, values)
+        _draw(ax, panel, result)
+        results.append(result)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110, facecolor=BG)
+    plt.close(fig)
+    return results
