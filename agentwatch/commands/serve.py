@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from agentwatch.cli import app
@@ -11,7 +13,6 @@ __all__ = ["serve"]
 _LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
-@app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (0.0.0.0 in a container)."),
     port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
@@ -29,3 +30,13 @@ def serve(
     except SettingsError as exc:
         typer.echo(f"agentwatch serve: invalid setting: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+app.command()(serve)
+# `python -m agentwatch.cli` (what AgentProcess runs) executes cli.py as __main__, a second module
+# object whose `app` is not agentwatch.cli.app: register there too, or `serve` would be missing.
+_main = sys.modules.get("__main__")
+if getattr(getattr(_main, "__spec__", None), "name", None) == "agentwatch.cli" and _main is not None:
+    _main_app = getattr(_main, "app", None)
+    if isinstance(_main_app, typer.Typer) and _main_app is not app:
+        _main_app.command()(serve)
