@@ -194,7 +194,7 @@ class Result:
 def host_info(pinning: Pinning | None) -> dict[str, Any]:
     """Machine facts worth printing next to a number: CPUs, load, Python, pinning."""
     load1, load5, _ = os.getloadavg()
-    return {"cpus": len(os.sched_getaffinity(0)), "loadavg_1m_at_end": round(load1, 2),
+    return {"cpus": os.cpu_count(), "loadavg_1m_at_end": round(load1, 2),
             "loadavg_5m_at_end": round(load5, 2), "python": platform.python_version(),
             "platform": platform.platform(terse=True),
             "pinning": pinning.reason if pinning else "not applicable"}
