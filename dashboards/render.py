@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.colors import LinearSegmentedColormap
 
 from agentwatch.dashboards import units
 from agentwatch.dashboards.grafana import (
@@ -44,6 +45,7 @@ PALETTE = ["#73bf69", "#f2cc0c", "#5794f2", "#ff780a", "#f2495c", "#b877d9", "#8
            "#56a64b", "#ff9830", "#e0b400", "#a352cc"]
 COLORS = {"green": "#73bf69", "red": "#f2495c", "orange": "#ff9830", "yellow": "#fade2a", "blue": "#5794f2",
           "dark-red": "#c4162a", "purple": "#b877d9"}
+HEAT = LinearSegmentedColormap.from_list("grafana-oranges", ["#4a2a0a", "#ff9830", "#fff1d6"])
 COL_IN, ROW_IN = 0.75, 0.3  # inches per grid column / per grid row (Grafana: ~75 px x 30 px)
 
 
@@ -135,14 +137,18 @@ def _style(ax: Axes) -> None:
 def _draw_timeseries(ax: Axes, res: PanelResult, unit: str, steps: Sequence[Mapping[str, Any]],
                      show_thresholds: bool) -> None:
     _style(ax)
+    times = [t for s in res.series for t, _ in s.points]
+    span_s = max(times) - min(times) if times else 0
     for i, s in enumerate(res.series[:12]):
         xs = [datetime.fromtimestamp(t, UTC) for t, _ in s.points]
         ax.plot(xs, [v for _, v in s.points], color=PALETTE[i % len(PALETTE)], linewidth=1, label=s.legend[:40])
-    if show_thresholds:
+    if show_thresholds:  # like Grafana, a threshold outside the data's range does not stretch the axis
+        low, high = ax.get_ylim()
         for step in steps[1:]:
             ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
                        linewidth=0.7)
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
+        ax.set_ylim(low, high)
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span_s > 900 else "%H:%M:%S"))
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: units.format_value(v, unit)))
     if res.series:
         ax.legend(fontsize=5, loc="upper left", facecolor=PANEL_BG, edgecolor=GRID, labelcolor=TEXT, ncol=2)
@@ -167,7 +173,8 @@ def _draw_heatmap(ax: Axes, res: PanelResult, unit: str) -> None:
     labels, rows, times = _bucket_counts(res.series)
     if not rows:
         return
-    ax.imshow(rows, aspect="auto", origin="lower", cmap="Oranges", interpolation="nearest",
+    masked = [[v if v > 0 else float("nan") for v in row] for row in rows]  # empty cells stay dark
+    ax.imshow(masked, aspect="auto", origin="lower", cmap=HEAT, interpolation="nearest",
               extent=(0, len(times), 0, len(labels)))
     ax.set_yticks([i + 0.5 for i in range(len(labels))][::2])
     ax.set_yticklabels([units.format_le(le, unit) for le in labels][::2])
@@ -194,7 +201,7 @@ def _draw_bars(ax: Axes, res: PanelResult, unit: str, steps: Sequence[Mapping[st
     if heatmap:
         labels, rows, _ = _bucket_counts(res.series)
         names = [f"≤ {units.format_le(le, unit)}" for le in labels]
-        values = [sum(row) for row in rows]
+        values = [row[-1] if row else 0.0 for row in rows]  # the last point: the increase over the range
     else:
         names = [s.legend for s in res.series]
         values = [s.last or 0.0 for s in res.series]
@@ -276,8 +283,11 @@ def render_dashboard(dashboard: Mapping[str, Any], client: PrometheusClient, ctx
                      va="center")
             continue
         pad_x, pad_y = 0.12 / 24, 0.9 / rows
-        ax = fig.add_axes((pos["x"] / 24 + pad_x * 3, 1 - top - pos["h"] / rows + pad_y * 0.4,
-                           pos["w"] / 24 - pad_x * 5, pos["h"] / rows - pad_y))
+        # Room on the left for tick labels where the panel has a y axis.
+        left = 0.03 if panel["type"] in ("timeseries", "heatmap", "bargauge") else 0.0
+        left = min(left, pos["w"] / 24 * 0.3)
+        ax = fig.add_axes((pos["x"] / 24 + pad_x * 3 + left, 1 - top - pos["h"] / rows + pad_y * 0.4,
+                           pos["w"] / 24 - pad_x * 5 - left, pos["h"] / rows - pad_y))
         result = query_panel(panel, client, ctx, values)
         _draw(ax, panel, result)
         results.append(result)

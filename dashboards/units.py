@@ -14,7 +14,7 @@ _BYTES = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
 def _num(value: float, decimals: Any) -> str:
     if decimals is not None:
         return f"{value:.{int(decimals)}f}"
-    if value == 0 or abs(value) >= 100:
+    if value == 0 or abs(value) >= 100 or value == int(value):
         return f"{value:.0f}"
     return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3g}"
 
