@@ -258,8 +258,11 @@ class AgentProcess(ManagedProcess):
 
     name = "agent"
 
-    def __init__(self, env: dict[str, str] | None = None, ready_path: str = "/readyz") -> None:
+    def __init__(self, env: dict[str, str] | None = None, ready_path: str = "/readyz",
+                 port: int | None = None) -> None:
         super().__init__()
+        if port is not None:  # e.g. a restart behind the same scrape target
+            self.port = port
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
         self.ready_path = ready_path
 
