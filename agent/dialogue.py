@@ -23,7 +23,7 @@ _ORDER = re.compile(r"(?<![\w-])#?([A-Za-z]{0,3}\d{4,12})(?![\w-])")
 
 @dataclass(frozen=True)
 class Policy:
-    low_confidence: float = 0.35
+    low_confidence: float = 0.32
     low_confidence_turns: int = 3
     complaint_limit: int = 2
     max_turns: int = 20

@@ -19,7 +19,7 @@
 | `AGENT_GENERATOR_NAME` | the directory name of `AGENT_GENERATOR_MODEL` | `model` label value for the generator |
 | `AGENT_GENERATOR_MAX_TOKENS` | `48` | Most new tokens per generated reply |
 | `AGENT_MAX_TURNS` | `20` | User turns after which a conversation escalates (`max_turns`) |
-| `AGENT_LOW_CONFIDENCE` | `0.35` | Intent confidence below which a message counts as not understood |
+| `AGENT_LOW_CONFIDENCE` | `0.32` | Intent confidence below which a message counts as not understood |
 | `AGENT_LOW_CONFIDENCE_TURNS` | `3` | Consecutive not-understood messages that escalate (`low_confidence`) |
 | `AGENT_COMPLAINT_LIMIT` | `2` | Complaints in one conversation that escalate (`repeated_complaint`) |
 | `AGENT_FAULT_ERROR_RATIO` | `0` | Fraction (0..1) of message requests answered with a real 500 `injected_fault` |
@@ -79,7 +79,7 @@ class AgentSettings:
     generator_name: str = ""
     generator_max_tokens: int = 48
     max_turns: int = 20
-    low_confidence: float = 0.35
+    low_confidence: float = 0.32
     low_confidence_turns: int = 3
     complaint_limit: int = 2
     fault_error_ratio: float = 0.0

@@ -56,15 +56,19 @@ class Agent:
 
 
 @asynccontextmanager
-async def running_agent(redis_url: str, *, model: IntentModel | None = None, wait_ready: bool = True,
+async def running_agent(redis_url: str, *, model: IntentModel | str | None = "shared", wait_ready: bool = True,
                         capture_content: bool = False, **overrides: Any) -> AsyncIterator[Agent]:
-    """Start the app's lifespan (model warm-up, Redis) and yield an :class:`Agent` bound to it."""
+    """Start the app's lifespan (model warm-up, Redis) and yield an :class:`Agent` bound to it.
+
+    ``model``: ``"shared"`` (the session's model), a loaded model, or ``None`` to let the app
+    load ``model_path`` itself.
+    """
     settings = AgentSettings(redis_url=redis_url, **overrides)
     spans = InMemorySpanExporter()
     tel = Telemetry(TelemetrySettings(strict_labels=True, capture_content=capture_content,
                                       export_traces=False),
                     registry=CollectorRegistry(), span_exporters=[spans])
-    app = create_app(settings, tel, model=model if model is not None else shared_model())
+    app = create_app(settings, tel, model=shared_model() if model == "shared" else model)
     async with app.router.lifespan_context(app):
         if wait_ready:
             await app.state.service.wait_ready()
