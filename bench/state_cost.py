@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import redis.asyncio as aioredis
 
 from agentwatch.agent.state import ConversationStore
+from agentwatch.bench.agents import pin_process
 from agentwatch.bench.harness import (
     Pinning,
     Result,
@@ -184,16 +185,6 @@ def main(argv: Sequence[str] | None = None) -> Result:
                         f"{race['ours']}, the seed pattern kept {race['seed']} "
                         f"({1 - race['seed'] / race['written']:.0%} lost)")
     return finish(result, pinning, args)
-
-
-def pin_process(pid: int, cpus: str | None) -> None:
-    """Pin every thread of a running process (redis-server) to ``cpus``."""
-    import os
-
-    if not cpus:
-        return
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        os.sched_setaffinity(int(tid), {int(c) for c in cpus.split(",")})
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Drive ``wrk`` (Debian package) with a generated Lua script and read its summary as JSON.
 
 The script's ``done()`` prints one JSON line (requests, non-2xx count, latency percentiles), so
-nothing depends on wrk's human-readable output. ``body`` makes every request a POST; a ``{n}`` in
-``path`` becomes a per-thread counter modulo ``distinct`` (e.g. many conversation ids).
+nothing depends on wrk's human-readable output. ``body`` (one string, or a list used in turn;
+ASCII) makes every request a POST; a ``{n}`` in ``path`` becomes a per-thread counter modulo
+``distinct`` (e.g. many conversation ids).
 
 Usage::
 
@@ -16,6 +17,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +32,7 @@ local counter = 0
 local thread_no = 0
 local threads = {}
 local path_template = %(path)s
-local body = %(body)s
+local bodies = %(bodies)s
 local distinct = %(distinct)d
 wrk.headers["Content-Type"] = "application/json"
 
@@ -43,8 +45,8 @@ end
 request = function()
   counter = counter + 1
   local path = string.gsub(path_template, "{n}", tostring(tid or 0) .. "-" .. tostring(counter %% distinct))
-  if body ~= nil then
-    return wrk.format("POST", path, nil, body)
+  if #bodies > 0 then
+    return wrk.format("POST", path, nil, bodies[(counter %% #bodies) + 1])
   end
   return wrk.format("GET", path)
 end
@@ -84,12 +86,16 @@ class WrkStats:
         return (self.requests - self.non_2xx) / self.seconds if self.seconds else 0.0
 
 
-def _lua_string(value: str | None) -> str:
-    return "nil" if value is None else json.dumps(value)
+def _lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid Lua string literal for ASCII text
+
+
+def _lua_list(values: Sequence[str]) -> str:
+    return "{" + ", ".join(_lua_string(v) for v in values) + "}"
 
 
 def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | None = None,
-            body: str | None = None, distinct: int = 1_000_000, pinning: Pinning | None = None,
+            body: str | Sequence[str] | None = None, distinct: int = 1_000_000, pinning: Pinning | None = None,
             timeout_s: float = 10.0) -> WrkStats:
     """Run ``wrk`` against ``url`` for ``seconds``; raise if wrk is missing or fails."""
     if shutil.which("wrk") is None:
@@ -99,7 +105,8 @@ def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | N
     base, _, path = url.partition("://")[2].partition("/")
     scheme = url.partition("://")[0]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_SCRIPT % {"path": _lua_string("/" + path), "body": _lua_string(body),
+        bodies = [] if body is None else [body] if isinstance(body, str) else list(body)
+        script.write(_SCRIPT % {"path": _lua_string("/" + path), "bodies": _lua_list(bodies),
                                 "distinct": distinct, "mark": _MARK})
     try:
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",

@@ -1,0 +1,121 @@
+"""Benchmark 3: serving efficiency — the agent at saturation vs its model's own forward-pass limit.
+
+Everything runs on the server CPUs with the same torch thread count (the agent's default: the CPUs
+it may use): two agents (batching on with ``AGENT_MAX_BATCH`` = ``--max-batch``, and off with
+``AGENT_MAX_BATCH=1``), and a worker process holding the bare model. Alternating, each round
+measures: the bare model classifying back-to-back batches of ``--max-batch`` (and of 1) messages,
+and each agent saturated by ``wrk`` (``--connections`` open, every request a real message to one of
+many conversations, telemetry on with spans exported to a local OTLP receiver). Same messages
+everywhere. Target: agent ≥ 85% of the bare model's batched limit.
+
+    python -m agentwatch.bench.serving [--quick] [--rounds N] [--seconds S] [--max-batch 8]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from agentwatch.bench.agents import PinnedAgent, pin_process, scrape
+from agentwatch.bench.harness import (
+    Pinning,
+    Result,
+    Target,
+    alternate,
+    base_parser,
+    command_line,
+    finish,
+    ratio,
+    rounds_for,
+    summarize,
+)
+from agentwatch.bench.model_limit import ModelWorker
+from agentwatch.bench.otlp_sink import OtlpSink
+from agentwatch.bench.workload import MESSAGES
+from agentwatch.bench.wrk import run_wrk
+from agentwatch.services import RedisServer
+from agentwatch.telemetry import catalogue as c
+
+__all__ = ["main"]
+
+TARGET = 0.85
+BODIES = [json.dumps({"text": m}) for m in MESSAGES]
+
+
+def main(argv: Sequence[str] | None = None) -> Result:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per run (default 10, quick 3)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--max-batch", type=int, default=8, help="AGENT_MAX_BATCH of the batching agent")
+    args = parser.parse_args(argv)
+    rounds = rounds_for(args)
+    seconds = args.seconds or (3 if args.quick else 10)
+    pinning = Pinning.detect(not args.no_pin)
+    threads = len(pinning.server.split(",")) if pinning.server else len(__import__("os").sched_getaffinity(0))
+    print(f"serving efficiency: {rounds} rounds x {seconds:g}s; torch threads {threads}; {pinning.reason}",
+          flush=True)
+    variants = ["model", "agent", "model_b1", "agent_nobatch"]
+    batch_sizes: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
+    latencies: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
+    with (OtlpSink() as sink, RedisServer() as redis_server,
+          PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": str(args.max_batch),
+                                                  "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}) as batching,
+          PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": "1",
+                                                  "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}) as single,
+          ModelWorker(pinning.server, threads) as worker):
+        pin_process(redis_server.process.pid, pinning.load)
+        agents = {"agent": batching, "agent_nobatch": single}
+
+        def run(variant: str, r: int, duration: float = seconds) -> float:
+            if variant.startswith("model"):
+                return worker.items_per_second(args.max_batch if variant == "model" else 1, duration)
+            agent = agents[variant]
+            before = scrape(agent.url)
+            stats = run_wrk(f"{agent.url}/v1/conversations/{variant}-r{r}-{{n}}/messages", seconds=duration,
+                            connections=args.connections, body=BODIES, distinct=500, pinning=pinning,
+                            timeout_s=5)
+            after = scrape(agent.url)
+            batches = after.value(c.INFERENCE_BATCH_SIZE.count) - before.value(c.INFERENCE_BATCH_SIZE.count)
+            items = after.value(c.INFERENCE_BATCH_SIZE.sum) - before.value(c.INFERENCE_BATCH_SIZE.sum)
+            if r >= 0:
+                batch_sizes[variant].append(items / batches if batches else 0.0)
+                latencies[variant].append(stats.p99_ms)
+            if stats.non_2xx:
+                print(f"  {variant}: {stats.non_2xx} non-2xx responses of {stats.requests}", flush=True)
+            return stats.ok_rps
+
+        for variant in variants:
+            run(variant, -1, 2)  # warm-up
+        results = alternate(variants, rounds, run, lambda v, r, x: print(
+            f"  round {r + 1}/{rounds} {v:>13}: {x:7.1f} items/s", flush=True))
+        spans = sink.snapshot()
+
+    result = Result("serving", "Serving efficiency: agent vs the bare model (benchmark 3)", command_line(),
+                    args.quick, {"rounds": rounds, "seconds_per_run": seconds, "connections": args.connections,
+                                 "max_batch": args.max_batch, "torch_threads": threads,
+                                 "telemetry": "on, 100% sampled, OTLP/HTTP to a local receiver"})
+    what = {"model": f"bare model, batches of {args.max_batch}", "agent": f"agent, AGENT_MAX_BATCH={args.max_batch}",
+            "model_b1": "bare model, batches of 1", "agent_nobatch": "agent, AGENT_MAX_BATCH=1"}
+    for variant in variants:
+        spread = summarize(results[variant])
+        row = {"variant": what[variant], "items/s min": spread["min"], "items/s median": spread["median"],
+               "items/s max": spread["max"],
+               "vs bare batched (medians)": ratio(results[variant], results["model"])["of_medians"]}
+        if variant in batch_sizes:
+            row["mean batch"] = summarize(batch_sizes[variant])["median"]
+            row["p99 ms"] = summarize(latencies[variant])["median"]
+        result.rows.append(row)
+    efficiency = ratio(results["agent"], results["model"])
+    result.targets.append(Target(f"agent (batch {args.max_batch}) / bare model (batch {args.max_batch})",
+                                 f">= {TARGET:.0%}", efficiency["of_medians"], efficiency["of_medians"] >= TARGET,
+                                 note=f"per round {efficiency['paired_min']:.2f}-{efficiency['paired_max']:.2f}"))
+    batching_gain = ratio(results["agent"], results["agent_nobatch"])["of_medians"]
+    model_gain = ratio(results["model"], results["model_b1"])["of_medians"]
+    result.notes.append(f"batching on vs off in the agent: {batching_gain:.2f}x the throughput "
+                        f"(the bare model gains {model_gain:.2f}x from batch 1 to batch {args.max_batch})")
+    result.notes.append(f"{spans:,} spans exported to the local OTLP receiver during the run")
+    return finish(result, pinning, args)
+
+
+if __name__ == "__main__":
+    main()
