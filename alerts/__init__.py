@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agentwatch.alerts import conventions as cv
 from agentwatch.alerts.alertmanager import alertmanager_config
 from agentwatch.alerts.context import Context
 from agentwatch.alerts.kpi_rules import kpi_rules
@@ -27,23 +28,31 @@ from agentwatch.spec import Spec, load_spec
 __all__ = [
     "GENERATED_DIR",
     "KPI_RULES",
-    "SLO_RULES",
     "TESTS_DIR",
     "generate_all",
     "slo_groups",
+    "slo_rules_path",
     "write_all",
 ]
 
 GENERATED_DIR = "alerts/generated"
 TESTS_DIR = "alerts/tests"
-SLO_RULES = f"{GENERATED_DIR}/slo-rules.yaml"
 KPI_RULES = f"{GENERATED_DIR}/kpi-rules.yaml"
 
 
-def slo_groups(ctx: Context) -> list[dict]:
-    """The SLO stages in Sloth's order: SLI recordings, meta recordings, alerts, per SLO."""
-    sli, meta, alerts = sli_rules(ctx), meta_rules(ctx), slo_alerts(ctx)
-    return [g for stage in (sli, meta, alerts) for g in stage]
+def slo_rules_path(slo_name: str) -> str:
+    """Rule file of one SLO: ``alerts/generated/slo-<name>.yaml``."""
+    return f"{GENERATED_DIR}/slo-{slo_name}.yaml"
+
+
+def slo_groups(ctx: Context) -> dict[str, list[dict]]:
+    """Per SLO name, its groups in Sloth's order: SLI recordings, meta recordings, alerts."""
+    groups = [g for stage in (sli_rules(ctx), meta_rules(ctx), slo_alerts(ctx)) for g in stage]
+    by_slo = {}
+    for slo in ctx.spec.slos:
+        names = [f.format(id=ctx.sloth_id(slo)) for f in (cv.GROUP_SLI, cv.GROUP_META, cv.GROUP_ALERTS)]
+        by_slo[slo.name] = [g for g in groups if g["name"] in names]
+    return by_slo
 
 
 def generate_all(spec: Spec, spec_path_label: str, time_scale: int = 1) -> dict[str, str]:
@@ -53,17 +62,22 @@ def generate_all(spec: Spec, spec_path_label: str, time_scale: int = 1) -> dict[
     promtool unit tests, which test the real windows.
     """
     ctx = Context(spec, time_scale)
-    slo, kpi = slo_groups(ctx), kpi_rules(ctx)
-    files = {
-        SLO_RULES: rule_file(slo, spec_path_label, time_scale),
-        KPI_RULES: rule_file(kpi, spec_path_label, time_scale),
-        f"{GENERATED_DIR}/prometheusrule.yaml": prometheus_rule(
-            f"{spec.service.name}-slos", slo + kpi, spec_path_label, time_scale),
-        f"{GENERATED_DIR}/alertmanager.yaml": alertmanager_config(spec, spec_path_label, time_scale),
-    }
+    by_slo, kpi = slo_groups(ctx), kpi_rules(ctx)
+    files = {slo_rules_path(name): rule_file(groups, spec_path_label, time_scale)
+             for name, groups in by_slo.items()}
+    files[KPI_RULES] = rule_file(kpi, spec_path_label, time_scale)
+    every_group = [g for groups in by_slo.values() for g in groups] + kpi
+    files[f"{GENERATED_DIR}/prometheusrule.yaml"] = prometheus_rule(
+        f"{spec.service.name}-slos", every_group, spec_path_label, time_scale)
+    files[f"{GENERATED_DIR}/alertmanager.yaml"] = alertmanager_config(spec, spec_path_label, time_scale)
     if time_scale == 1:
         for slo_def in spec.slos:
-            files[f"{TESTS_DIR}/slo-{slo_def.name}-test.yaml"] = slo_unit_tests(ctx, slo_def, spec_path_label)
+            order = [g["name"] for g in by_slo[slo_def.name]]
+            rules = "../generated/" + slo_rules_path(slo_def.name).rsplit("/", 1)[1]
+            for step, speed in ((1, "fast"), (5, "slow")):
+                tests = slo_unit_tests(ctx, slo_def, spec_path_label, order, step, rules)
+                if tests is not None:
+                    files[f"{TESTS_DIR}/slo-{slo_def.name}-{speed}-test.yaml"] = tests
     return dict(sorted(files.items()))
 
 
