@@ -12,6 +12,7 @@ Usage::
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ class Generator:
         self.load_seconds = 0.0
         self.eos_ids = {i for i in (tokenizer.eos_token_id, getattr(model.config, "eos_token_id", None))
                         if isinstance(i, int)}
+        # transformers 5 renames past_key_values to cache model by model: ask this model's forward().
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
 
     @classmethod
     def load(cls, path: str, *, name: str, threads: int | None = None) -> Generator:
@@ -73,8 +77,8 @@ class Generator:
         step_input = ids
         with torch.inference_mode():
             for _ in range(max_new_tokens):
-                out = self.model(input_ids=step_input, past_key_values=past, use_cache=True)
-                past = out.past_key_values
+                out = self.model(input_ids=step_input, use_cache=True, **{self._cache_arg: past})
+                past = getattr(out, self._cache_arg, None)
                 token = int(out.logits[0, -1].argmax())
                 if not produced:
                     ttft = time.perf_counter() - start

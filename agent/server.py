@@ -14,14 +14,16 @@ __all__ = ["run"]
 
 def run(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
     """Serve the agent until SIGTERM/SIGINT; bad settings fail here with a one-line message."""
+    from agentwatch.agent.settings import AgentSettings
+
+    settings = AgentSettings.from_env()  # before the heavy imports: a typo fails in milliseconds
+
     import uvicorn
 
     from agentwatch.agent.app import create_app
-    from agentwatch.agent.settings import AgentSettings
     from agentwatch.telemetry import configure_logging
 
     configure_logging(log_level.upper())
-    settings = AgentSettings.from_env()
     app = create_app(settings)
     # uvicorn's own access log would duplicate the request metrics and bypass the JSON formatter.
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower(), access_log=False,
