@@ -33,6 +33,7 @@ from typing import Any, Self, TypeVar
 from agentwatch.services import ManagedProcess, ServiceError, wait_until
 
 __all__ = [
+    "QUICK_DIR",
     "RESULTS_DIR",
     "Pinning",
     "Result",
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Quick-mode results go here (not committed), so they never overwrite the full run's.
+QUICK_DIR = RESULTS_DIR / "quick"
 T = TypeVar("T")
 
 
@@ -181,7 +184,6 @@ class Result:
 
     name: str
     title: str
-    command: str
     quick: bool
     settings: dict[str, Any]
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -189,6 +191,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     host: dict[str, Any] = field(default_factory=dict)
     finished: str = ""
+    command: str = ""
 
 
 def host_info(pinning: Pinning | None) -> dict[str, Any]:
@@ -203,7 +206,7 @@ def host_info(pinning: Pinning | None) -> dict[str, Any]:
 def write_result(result: Result, pinning: Pinning | None, out_dir: Path | None = None) -> Path:
     """Stamp host facts and time, write ``<out_dir>/<name>.json`` and return its path."""
     stamp(result, pinning)
-    out = out_dir or RESULTS_DIR
+    out = out_dir or (QUICK_DIR if result.quick else RESULTS_DIR)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{result.name}.json"
     path.write_text(json.dumps(asdict(result), indent=2) + "\n")
@@ -215,10 +218,12 @@ def stamp(result: Result, pinning: Pinning | None) -> None:
     result.finished = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def finish(result: Result, pinning: Pinning | None, args: argparse.Namespace) -> Result:
-    """Print the result as Markdown and write its JSON unless ``--no-write``."""
+def finish(result: Result, pinning: Pinning | None, args: argparse.Namespace,
+           argv: Sequence[str] | None) -> Result:
+    """Record the command, print the result as Markdown and write its JSON unless ``--no-write``."""
     from agentwatch.bench.report import render_result
 
+    result.command = command_line(result.name, argv)
     stamp(result, pinning)
     print(render_result(asdict(result)), flush=True)
     if not args.no_write:
@@ -226,11 +231,13 @@ def finish(result: Result, pinning: Pinning | None, args: argparse.Namespace) ->
     return result
 
 
-def command_line() -> str:
-    """The command that reproduces this run, as typed."""
-    module = sys.modules["__main__"].__spec__
-    prog = f"python -m {module.name}" if module else Path(sys.argv[0]).name
-    return " ".join([prog, *sys.argv[1:]])
+def command_line(name: str, argv: Sequence[str] | None) -> str:
+    """The command that reproduces benchmark ``name`` with these options (``--out-dir`` left out)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--out-dir" in args:
+        i = args.index("--out-dir")
+        del args[i:i + 2]
+    return " ".join(["python -m agentwatch.bench." + name, *args])
 
 
 def base_parser(description: str) -> argparse.ArgumentParser:
@@ -239,7 +246,8 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="short version (seconds, not minutes)")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (default: 5, quick: 2)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin server and load with taskset")
-    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where <name>.json is written")
+    parser.add_argument("--out-dir", type=Path, default=None,
+                        help="where <name>.json is written (default bench/results, quick: bench/results/quick)")
     parser.add_argument("--no-write", action="store_true", help="print only; write no result file")
     return parser
 

@@ -21,7 +21,6 @@ from agentwatch.bench.harness import (
     UvicornServer,
     alternate,
     base_parser,
-    command_line,
     finish,
     ratio,
     rounds_for,
@@ -84,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
 
     base = [s.rps for s in stats["none"]]
     result = Result("instrumentation", "Instrumentation overhead on an empty route (benchmark 2)",
-                    command_line(), args.quick,
+                    args.quick,
                     {"rounds": rounds, "seconds_per_run": seconds, "connections": args.connections,
                      "wrk_threads": args.threads or ("1" if pinning.used else "2"), "route": "POST /v1/ping",
                      "server": "uvicorn 1 worker (h11, asyncio)", "sampling": "100%",
@@ -108,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     result.notes.append(f"{spans:,} spans received by the local OTLP receiver (proof that tracing and export ran)")
     if any(row["non-2xx"] for row in result.rows):
         result.notes.append("some responses were not 2xx: see the non-2xx column")
-    return finish(result, pinning, args)
+    return finish(result, pinning, args, argv)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from agentwatch.bench.harness import (
     Target,
     alternate,
     base_parser,
-    command_line,
     finish,
     ratio,
     rounds_for,
@@ -90,10 +89,10 @@ def main(argv: Sequence[str] | None = None) -> Result:
             f"  round {r + 1}/{rounds} {v:>13}: {x:7.1f} items/s", flush=True))
         spans = sink.snapshot()
 
-    result = Result("serving", "Serving efficiency: agent vs the bare model (benchmark 3)", command_line(),
-                    args.quick, {"rounds": rounds, "seconds_per_run": seconds, "connections": args.connections,
-                                 "max_batch": args.max_batch, "torch_threads": threads,
-                                 "telemetry": "on, 100% sampled, OTLP/HTTP to a local receiver"})
+    result = Result("serving", "Serving efficiency: agent vs the bare model (benchmark 3)", args.quick,
+                    {"rounds": rounds, "seconds_per_run": seconds, "connections": args.connections,
+                     "max_batch": args.max_batch, "torch_threads": threads,
+                     "telemetry": "on, 100% sampled, OTLP/HTTP to a local receiver"})
     what = {"model": f"bare model, batches of {args.max_batch}", "agent": f"agent, AGENT_MAX_BATCH={args.max_batch}",
             "model_b1": "bare model, batches of 1", "agent_nobatch": "agent, AGENT_MAX_BATCH=1"}
     for variant in variants:
@@ -114,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     result.notes.append(f"batching on vs off in the agent: {batching_gain:.2f}x the throughput "
                         f"(the bare model gains {model_gain:.2f}x from batch 1 to batch {args.max_batch})")
     result.notes.append(f"{spans:,} spans exported to the local OTLP receiver during the run")
-    return finish(result, pinning, args)
+    return finish(result, pinning, args, argv)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ from agentwatch.bench.harness import (
     Result,
     Target,
     base_parser,
-    command_line,
     finish,
     percentile,
     rounds_for,
@@ -158,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
         data = asyncio.run(measure(redis_server.url, lengths, samples, rounds))
         race = asyncio.run(_concurrent_writers(redis_server.url, args.writers, per_writer))
 
-    result = Result("state_cost", "State cost vs history length (benchmark 4)", command_line(), args.quick,
+    result = Result("state_cost", "State cost vs history length (benchmark 4)", args.quick,
                     {"rounds": rounds, "samples_per_round": samples, "window": WINDOW,
                      "redis": "redis-server on loopback, redis-py asyncio", "ours_cap": "2 x length (keeps all)"})
     p99 = {k: percentile(v, 99) for k, v in data.items()}
@@ -184,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     result.notes.append(f"{args.writers} concurrent writers, {race['written']} turns written: ours kept "
                         f"{race['ours']}, the seed pattern kept {race['seed']} "
                         f"({1 - race['seed'] / race['written']:.0%} lost)")
-    return finish(result, pinning, args)
+    return finish(result, pinning, args, argv)
 
 
 if __name__ == "__main__":

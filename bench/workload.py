@@ -51,26 +51,29 @@ async def drive(base_url: str, conversation_ids: Sequence[str], *, concurrency: 
     Returns a count of response status codes. At most ``concurrency`` requests are in flight.
     """
     counts: collections.Counter[int] = collections.Counter()
-    queue: asyncio.Queue[tuple[str, str, dict | None]] = asyncio.Queue()
+    # One script per conversation, run in order by one worker: a close never overtakes a message.
+    Request = tuple[str, str, dict | None]
+    scripts: asyncio.Queue[list[Request]] = asyncio.Queue()
     for i, cid in enumerate(conversation_ids):
-        for k in range(messages_per_conversation):
-            queue.put_nowait(("POST", message_path(cid), {"text": MESSAGES[(i + k) % len(MESSAGES)]}))
+        script: list[Request] = [("POST", message_path(cid), {"text": MESSAGES[(i + k) % len(MESSAGES)]})
+                                 for k in range(messages_per_conversation)]
         if close:
-            queue.put_nowait(("POST", f"/v1/conversations/{cid}/close", {"outcome": "resolved"}))
+            script.append(("POST", f"/v1/conversations/{cid}/close", {"outcome": "resolved"}))
+        scripts.put_nowait(script)
     for method, path in extra_requests:
-        queue.put_nowait((method, path, None))
+        scripts.put_nowait([(method, path, None)])
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0) as client:
 
         async def worker() -> None:
-            while not queue.empty():
-                method, path, body = queue.get_nowait()
-                for attempt in range(20):  # a 429 (queue full) is retried: we want every message in
-                    response = await client.request(method, path, json=body)
-                    if response.status_code != 429:
-                        break
-                    await asyncio.sleep(0.05 * (attempt + 1))
-                counts[response.status_code] += 1
+            while not scripts.empty():
+                for method, path, body in scripts.get_nowait():
+                    for attempt in range(20):  # a 429 (queue full) is retried: we want every message in
+                        response = await client.request(method, path, json=body)
+                        if response.status_code != 429:
+                            break
+                        await asyncio.sleep(0.05 * (attempt + 1))
+                    counts[response.status_code] += 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return counts
