@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,6 @@ def parse_duration(text: str) -> float:
     return value * units[text[-1]]
 
 
-@generate_app.command("dashboards")
 def generate_dashboards(
     spec: str = typer.Option(None, "--spec", help="Spec file (default: ./agentwatch.yaml if present, "
                              "else built-in defaults)."),
@@ -78,7 +78,6 @@ def _dashboards(json_dir: Path) -> dict[str, dict]:
     return out
 
 
-@dashboards_app.command("render")
 def render(
     prometheus: str = typer.Option(..., "--prometheus", help="Prometheus base URL, e.g. http://127.0.0.1:9090."),
     dashboard: list[str] = typer.Option([], "--dashboard", help="uid or file stem; repeatable (default: all)."),
@@ -121,3 +120,18 @@ def render(
             typer.echo(f"  query error: {error}", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _register(generate: typer.Typer, dashboards: typer.Typer) -> None:
+    generate.command("dashboards")(generate_dashboards)
+    dashboards.command("render")(render)
+
+
+_register(generate_app, dashboards_app)
+# `python -m agentwatch.cli` runs cli.py as __main__, a second module object with its own apps:
+# register there too, or `python -m agentwatch.cli dashboards render` would not find the command.
+_main = sys.modules.get("__main__")
+if _main is not None and getattr(getattr(_main, "__spec__", None), "name", None) == "agentwatch.cli":
+    _apps = getattr(_main, "generate_app", None), getattr(_main, "dashboards_app", None)
+    if all(isinstance(a, typer.Typer) for a in _apps) and _apps[1] is not dashboards_app:
+        _register(*_apps)
