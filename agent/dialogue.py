@@ -6,6 +6,9 @@ Escalation to a human (one ``reason`` from ``c.ESCALATION_REASONS``, decided onc
 * ``repeated_complaint`` — the ``complaint_limit``-th complaint;
 * ``low_confidence`` — ``low_confidence_turns`` consecutive messages below the confidence threshold;
 * ``max_turns`` — the ``max_turns``-th user turn without resolution.
+
+Context: an order number mentioned earlier is used in later replies, and a short follow-up the
+model cannot place ("and when will it get here?") continues the conversation's current topic.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from typing import Any
 from agentwatch.agent.state import Snapshot
 
 __all__ = ["Decision", "Policy", "build_prompt", "extract_order", "respond"]
+
+#: Topics a short, unclear follow-up message continues (they need an order or a case).
+FOLLOWUP_TOPICS = frozenset({"order_status", "refund", "cancellation", "shipping", "billing"})
+#: A follow-up is short; a long unclear message is a new, not-understood request.
+FOLLOWUP_MAX_WORDS = 8
 
 _ORDER = re.compile(r"(?<![\w-])#?([A-Za-z]{0,3}\d{4,12})(?![\w-])")
 
@@ -37,6 +45,8 @@ class Decision:
     low_confidence: bool
     complaint: bool
     order: str | None           # an order number first mentioned in this message
+    topic: str | None = None    # the intent the reply answered, kept as context for follow-ups
+    followup: bool = False      # an unclear message answered from the conversation's topic
 
 
 def extract_order(text: str) -> str | None:
@@ -103,6 +113,11 @@ def _template(intent: str, order: str | None, complaints: int) -> str:
 def respond(intent: str, confidence: float, text: str, snapshot: Snapshot, policy: Policy) -> Decision:
     """Decide the reply and whether this message escalates the conversation."""
     low = confidence < policy.low_confidence
+    topic = snapshot.meta.get("topic")
+    followup = ((low or intent == "other") and topic in FOLLOWUP_TOPICS
+                and len(text.split()) <= FOLLOWUP_MAX_WORDS)
+    if followup:
+        intent, low = str(topic), False
     complaint = intent == "complaint" and not low
     new_order = extract_order(text)
     order = new_order or snapshot.meta.get("order") or None
@@ -125,7 +140,8 @@ def respond(intent: str, confidence: float, text: str, snapshot: Snapshot, polic
         reply = _CLARIFY
     else:
         reply = _template(intent, order, snapshot.number("complaints"))
-    return Decision(reply, reason, already or reason is not None, low, complaint, new_order)
+    return Decision(reply, reason, already or reason is not None, low, complaint, new_order,
+                    topic=None if low else intent, followup=followup)
 
 
 def build_prompt(turns: list[dict[str, Any]], text: str, intent: str, hint: str) -> str:

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ TURN = "agentwatch.conversation.turn"
 INTENT = "agentwatch.intent"
 CONFIDENCE = "agentwatch.intent.confidence"
 ESCALATION = "agentwatch.escalation.reason"
+FOLLOWUP = "agentwatch.reply.followup_topic"
 CONTENT_INPUT = "agentwatch.content.input"
 CONTENT_OUTPUT = "agentwatch.content.output"
 
@@ -207,7 +209,7 @@ class AgentService:
             result = await self.store.append(
                 conversation_id, ts=_now(), user_text=text, agent_text=decision.reply,
                 low_confidence=decision.low_confidence, complaint=decision.complaint,
-                escalate=decision.escalate, order=decision.order)
+                escalate=decision.escalate, order=decision.order, topic=decision.topic)
             if result is None:
                 raise AgentError("bad_request", f"conversation {conversation_id} is closed")
             span.set_attribute(TURN, result.turn)
@@ -251,10 +253,11 @@ class AgentService:
             if self.generator is not None and not decision.escalated and not decision.low_confidence:
                 generated = await self._generate(build_prompt(snapshot.turns, text, intent, decision.reply))
                 if generated:
-                    decision = Decision(generated, decision.escalate, decision.escalated,
-                                        decision.low_confidence, decision.complaint, decision.order)
+                    decision = replace(decision, reply=generated)
             if decision.escalate:
                 span.set_attribute(ESCALATION, decision.escalate)
+            if decision.followup:
+                span.set_attribute(FOLLOWUP, decision.topic or "")
             for key, value in ((CONTENT_INPUT, self.tel.content(text)),
                                (CONTENT_OUTPUT, self.tel.content(decision.reply))):
                 if value is not None:

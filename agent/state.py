@@ -4,7 +4,8 @@ Two keys per conversation share a hash tag, so the Lua scripts work on Redis Clu
 
 * ``aw:{<id>}:turns`` — a list of JSON turns ``{"turn", "role", "text", "ts"}``, trimmed to the cap;
 * ``aw:{<id>}:meta`` — a hash: ``status`` (open/escalated/closed), ``user_turns`` (the turn
-  counter), ``low_streak``, ``complaints``, ``escalation_reason``, ``outcome``, ``order``, times.
+  counter), ``low_streak``, ``complaints``, ``escalation_reason``, ``outcome``, context for later
+  replies (``order``, ``topic``) and times.
 
 One script call appends a user turn and its reply: it takes the next turn number, pushes both
 entries, trims, updates the flags and refreshes the TTL as one atomic unit, so concurrent writers
@@ -52,6 +53,7 @@ if ARGV[8] ~= '' and redis.call('HSETNX', KEYS[2], 'escalation_reason', ARGV[8])
   escalated_now = 1
 end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'order', ARGV[9]) end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[2], 'topic', ARGV[10]) end
 redis.call('HSET', KEYS[2], 'updated', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
@@ -150,11 +152,11 @@ class ConversationStore:
 
     async def append(self, conversation_id: str, *, ts: str, user_text: str, agent_text: str,
                      low_confidence: bool, complaint: bool, escalate: str | None,
-                     order: str | None) -> AppendResult | None:
+                     order: str | None, topic: str | None = None) -> AppendResult | None:
         """Append a user turn and its reply atomically; ``None`` if the conversation is closed."""
         entries = [_entry_tail("user", user_text, ts), _entry_tail("agent", agent_text, ts)]
         args = [self.ttl, self.cap, ts, *entries, int(low_confidence), int(complaint),
-                escalate or "", order or ""]
+                escalate or "", order or "", topic or ""]
         async with self._guard("save"):
             turn, started, escalated = await self._append(
                 keys=[turns_key(conversation_id), meta_key(conversation_id)], args=args)

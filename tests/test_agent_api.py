@@ -60,7 +60,7 @@ def test_two_instances_sharing_one_redis_serve_the_same_conversation(redis_serve
     async def scenario():
         async with running_agent(redis_server.url) as a, running_agent(redis_server.url) as b:
             first = (await a.say("shared-1", "my order number is 77123")).json()
-            second = (await b.say("shared-1", "where is my parcel now?")).json()
+            second = (await b.say("shared-1", "where is it now?")).json()
             third = (await a.say("shared-1", "ok thanks")).json()
             history_b = (await b.client.get("/v1/conversations/shared-1")).json()
             return first, second, third, history_b, a, b
@@ -69,7 +69,7 @@ def test_two_instances_sharing_one_redis_serve_the_same_conversation(redis_serve
     assert [first["turn"], second["turn"], third["turn"]] == [1, 2, 3]
     assert "77123" in second["reply"], "instance B uses context written by instance A"
     assert [t["text"] for t in history_b["turns"] if t["role"] == "user"] == [
-        "my order number is 77123", "where is my parcel now?", "ok thanks"]
+        "my order number is 77123", "where is it now?", "ok thanks"]
     assert a.value(c.CONVERSATIONS_STARTED) + b.value(c.CONVERSATIONS_STARTED) == 1
 
 

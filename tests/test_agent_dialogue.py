@@ -77,3 +77,21 @@ def test_the_generator_prompt_holds_recent_turns_and_the_grounded_answer():
     prompt = build_prompt(turns, "where is 12345", "order_status", "it is at the depot")
     assert prompt.endswith("Customer: where is 12345\nAgent:")
     assert "Customer: hi\nAgent: hello" in prompt and "it is at the depot" in prompt
+
+
+@pytest.mark.parametrize(("intent", "confidence", "text", "meta", "followup", "reply_has"), [
+    ("other", 0.5, "and when will it get here?", {"topic": "order_status", "order": "48213"}, True, "48213"),
+    ("billing", 0.1, "what about that one?", {"topic": "refund", "order": "55102"}, True, "refund"),
+    ("other", 0.5, "and when will it get here?", {"topic": "greeting"}, False, "What do you need"),
+    ("other", 0.1, "so what do you think about the weather in the mountains this weekend then",
+     {"topic": "order_status"}, False, "rephrase"),
+    ("shipping", 0.8, "how much is express?", {"topic": "order_status"}, False, "express"),
+], ids=["an unclear follow-up continues the order topic", "a low-confidence follow-up continues a refund",
+        "small talk is no topic to continue", "a long unclear message is not a follow-up",
+        "a clear new intent wins over the topic"])
+def test_short_unclear_follow_ups_continue_the_conversation_topic(intent, confidence, text, meta, followup,
+                                                                   reply_has):
+    decision = respond(intent, confidence, text, snap(**meta), POLICY)
+    assert decision.followup is followup
+    assert reply_has in decision.reply
+    assert not (followup and decision.low_confidence), "an answered follow-up is not 'not understood'"
