@@ -15,6 +15,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -26,6 +27,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -47,6 +49,7 @@ __all__ = [
     "percentile",
     "ratio",
     "rounds_for",
+    "start_all",
     "summarize",
     "write_result",
 ]
@@ -130,6 +133,21 @@ class UvicornServer(ManagedProcess):
     def ready(self) -> bool:
         with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1) as response:
             return response.status == 200
+
+
+def start_all(stack: contextlib.ExitStack, services: Sequence[T]) -> list[T]:
+    """Enter every service context (``ManagedProcess``, ``ModelWorker``) concurrently: start-up is
+    mostly imports and model loads, so a benchmark's subjects come up together instead of in turn.
+    Each one is closed by ``stack``, also when another one fails to start."""
+    with ThreadPoolExecutor(max_workers=len(services)) as pool:
+        futures = [pool.submit(service.__enter__) for service in services]  # type: ignore[attr-defined]
+        errors = [future.exception() for future in futures]
+    for service in services:
+        stack.push(service)  # type: ignore[arg-type]
+    for error in errors:
+        if error is not None:
+            raise error
+    return list(services)
 
 
 def alternate(variants: Sequence[str], rounds: int, run: Callable[[str, int], T],

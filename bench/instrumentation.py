@@ -24,6 +24,7 @@ from agentwatch.bench.harness import (
     finish,
     ratio,
     rounds_for,
+    start_all,
     summarize,
 )
 from agentwatch.bench.otlp_sink import OtlpSink
@@ -46,7 +47,8 @@ def measure(variants: Sequence[str], rounds: int, seconds: float, connections: i
     with OtlpSink() as sink, contextlib.ExitStack() as stack:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_TRACES_SAMPLER_ARG": "1.0",
                "AGENTWATCH_TELEMETRY": "on"}
-        servers = {v: stack.enter_context(UvicornServer(FACTORIES[v], cpus=pinning, env=env)) for v in variants}
+        servers = dict(zip(variants, start_all(stack, [UvicornServer(FACTORIES[v], cpus=pinning, env=env)
+                                                        for v in variants]), strict=True))
 
         def once(variant: str, _round: int, duration: float = seconds) -> WrkStats:
             return run_wrk(f"{servers[variant].url}/v1/ping", seconds=duration, connections=connections,

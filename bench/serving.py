@@ -13,6 +13,7 @@ everywhere. Target: agent ≥ 85% of the bare model's batched limit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ from agentwatch.bench.harness import (
     finish,
     ratio,
     rounds_for,
+    start_all,
     summarize,
 )
 from agentwatch.bench.model_limit import ModelWorker
@@ -45,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=None, help="seconds per run (default 10, quick 3)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per variant")
     parser.add_argument("--max-batch", type=int, default=8, help="AGENT_MAX_BATCH of the batching agent")
     args = parser.parse_args(argv)
     rounds = rounds_for(args)
@@ -56,13 +59,13 @@ def main(argv: Sequence[str] | None = None) -> Result:
     variants = ["model", "agent", "model_b1", "agent_nobatch"]
     batch_sizes: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
     latencies: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
-    with (OtlpSink() as sink, RedisServer() as redis_server,
-          PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": str(args.max_batch),
-                                                  "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}) as batching,
-          PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": "1",
-                                                  "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}) as single,
-          ModelWorker(pinning.server, threads) as worker):
+    with OtlpSink() as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
         pin_process(redis_server.process.pid, pinning.load)
+        otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}
+        batching, single, worker = start_all(stack, [
+            PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": str(args.max_batch), **otlp}),
+            PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": "1", **otlp}),
+            ModelWorker(pinning.server, threads)])
         agents = {"agent": batching, "agent_nobatch": single}
 
         def run(variant: str, r: int, duration: float = seconds) -> float:
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
             return stats.ok_rps
 
         for variant in variants:
-            run(variant, -1, 2)  # warm-up
+            run(variant, -1, args.warmup)
         results = alternate(variants, rounds, run, lambda v, r, x: print(
             f"  round {r + 1}/{rounds} {v:>13}: {x:7.1f} items/s", flush=True))
         spans = sink.snapshot()

@@ -27,6 +27,7 @@ from agentwatch.bench.harness import (
     finish,
     ratio,
     rounds_for,
+    start_all,
     summarize,
 )
 from agentwatch.bench.otlp_sink import OtlpSink
@@ -66,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=None, help="wrk seconds per run (default 15, quick 3)")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per variant")
     parser.add_argument("--scrape-interval", type=float, default=5.0)
     args = parser.parse_args(argv)
     rounds = rounds_for(args)
@@ -74,12 +76,12 @@ def main(argv: Sequence[str] | None = None) -> Result:
     print(f"telemetry overhead: {rounds} rounds x {seconds:g}s per variant; {pinning.reason}", flush=True)
     variants = ["off", "on"]
     scrapes = 0
-    with (OtlpSink() as sink, RedisServer() as redis_server,
-          PinnedAgent(redis_server.url, pinning, {"AGENTWATCH_TELEMETRY": "on", "OTEL_TRACES_SAMPLER_ARG": "1.0",
-                                                  "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint},
-                      log_level="info") as on,
-          PinnedAgent(redis_server.url, pinning, {"AGENTWATCH_TELEMETRY": "off"}, log_level="info") as off):
+    with OtlpSink() as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
         pin_process(redis_server.process.pid, pinning.load)
+        on, off = start_all(stack, [
+            PinnedAgent(redis_server.url, pinning, {"AGENTWATCH_TELEMETRY": "on", "OTEL_TRACES_SAMPLER_ARG": "1.0",
+                                                    "OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}, log_level="info"),
+            PinnedAgent(redis_server.url, pinning, {"AGENTWATCH_TELEMETRY": "off"}, log_level="info")])
         agents = {"on": on, "off": off}
 
         def run(variant: str, r: int, duration: float = seconds) -> WrkStats:
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
             scrapes += getattr(scraper, "count", 0)
             return stats
 
-        warm_up = {variant: run(variant, -1, 2) for variant in variants}
+        warm_up = {variant: run(variant, -1, args.warmup) for variant in variants}
         results = alternate(variants, rounds, run, lambda v, r, s: print(
             f"  round {r + 1}/{rounds} {v:>3}: {s.ok_rps:7.1f} msg/s  p99 {s.p99_ms:7.1f} ms  non-2xx {s.non_2xx}",
             flush=True))
