@@ -172,3 +172,14 @@ def test_kpi_test_series_are_catalogue_metrics() -> None:
     tests = yaml.safe_load((ROOT / TESTS_DIR / "kpi-test.yaml").read_text())["tests"]
     names = {s["series"].split("{")[0] for t in tests for s in t["input_series"]}
     assert names <= known, names - known
+
+
+@pytest.mark.parametrize("window", ["7d", "28d"], ids=["a 7d SLO generates valid rules", "a 28d SLO too"])
+def test_other_windows_generate_valid_rules(tmp_path: Path, window: str) -> None:
+    slo = SPEC.slos[0].model_copy(update={"window": window})
+    files = generate_all(SPEC.model_copy(update={"slos": (slo,)}), "x.yaml")
+    target = tmp_path / "slo.yaml"
+    target.write_text(files[slo_rules_path(slo.name)])
+    assert f"slo:sli_error:ratio_rate{window}" in target.read_text()
+    result = subprocess.run(["promtool", "check", "rules", str(target)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
