@@ -110,8 +110,8 @@ class Batcher:
         while not self._pending:
             self._wakeup.clear()
             await self._wakeup.wait()
-        fill_until = loop.time() + self.max_wait_s
-        while len(self._pending) < self.max_batch and (left := fill_until - loop.time()) > 0:
+        fill_until, target = loop.time() + self.max_wait_s, min(self.max_batch, self.capacity)
+        while len(self._pending) < target and (left := fill_until - loop.time()) > 0:
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), left)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -137,17 +138,25 @@ def test_an_unloadable_model_keeps_the_agent_unready_and_unhealthy(redis_server,
 def test_a_full_queue_answers_429_with_retry_after(redis_server):
     async def scenario():
         async with running_agent(redis_server.url, queue_capacity=2, max_batch=1, max_wait_ms=0) as agent:
-            responses = await asyncio.gather(*(agent.say(f"busy-{i}", "where is my order?") for i in range(48)))
-            return agent, responses
+            # Hold the inference thread, as a long forward pass would: one request is taken into a
+            # batch, two wait in the queue, every other one must be turned away at once.
+            busy = threading.Event()
+            agent.app.state.service.batcher._executor.submit(busy.wait, 30)
+            sends = [asyncio.ensure_future(agent.say(f"busy-{i}", "where is my order?")) for i in range(20)]
+            while sum(f.done() for f in sends) < 17:
+                await asyncio.sleep(0.01)
+            queued = len(agent.app.state.service.batcher)
+            busy.set()
+            return agent, await asyncio.gather(*sends), queued
 
-    agent, responses = run(scenario())
+    agent, responses, queued = run(scenario())
+    assert queued == 2
     rejected = [r for r in responses if r.status_code == 429]
-    assert rejected, "48 concurrent requests against a queue of 2 must overflow it"
-    assert all(r.status_code in (200, 429) for r in responses)
+    assert len(rejected) == 17 and sum(r.status_code == 200 for r in responses) == 3
     for response in rejected:
         assert_error(response, 429, "overloaded")
         assert int(response.headers["retry-after"]) >= 1
-    assert agent.value(c.ERRORS, error_class="overloaded") == len(rejected)
+    assert agent.value(c.ERRORS, error_class="overloaded") == 17
     assert agent.value(c.QUEUE_CAPACITY) == 2
 
 
