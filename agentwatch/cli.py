@@ -55,4 +55,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Under `python -m agentwatch.cli` this file is `__main__`, a second module object: the
+    # command modules register on `agentwatch.cli.app`, so run that one.
+    from agentwatch.cli import main as _main
+
+    _main()

@@ -271,7 +271,7 @@ class AgentProcess(ManagedProcess):
         return f"http://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "agentwatch.cli", "serve", "--host", "127.0.0.1",
+        return [sys.executable, "-m", "agentwatch", "serve", "--host", "127.0.0.1",
                 "--port", str(self.port)]
 
     def start(self, timeout: float = 120.0) -> Self:

@@ -1,0 +1,5 @@
+"""``python -m agentwatch``: the agentwatch CLI."""
+
+from agentwatch.cli import main
+
+main()
