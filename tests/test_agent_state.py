@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
+import socket
+import ssl
+import subprocess
 
 import pytest
 import redis
@@ -190,3 +194,50 @@ def test_a_stopped_redis_is_unavailable_and_the_store_recovers_when_it_returns(f
     assert error.error_class == "state_store_unavailable"
     assert (down_ping, up_ping) == (False, True)
     assert result.turn == 1
+
+
+class TlsRedis(RedisServer):
+    """redis-server serving TLS only, with a self-signed certificate for 127.0.0.1."""
+
+    def __init__(self, password: str) -> None:
+        super().__init__(password)
+        self.cert, self.key = self.workdir / "cert.pem", self.workdir / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", str(self.key), "-out", str(self.cert), "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+
+    @property
+    def url(self) -> str:
+        return f"rediss://:{self.password}@127.0.0.1:{self.port}/0?ssl_ca_certs={self.cert}"
+
+    def command(self) -> list[str]:
+        return [*super().command()[:1], "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
+                "--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key), "--tls-auth-clients", "no",
+                "--requirepass", str(self.password), "--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+
+    def ready(self) -> bool:
+        context = ssl.create_default_context(cafile=str(self.cert))
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw, \
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            sock.sendall(f"AUTH {self.password}\r\nPING\r\n".encode())
+            answer = b""
+            while b"+PONG" not in answer and (chunk := sock.recv(64)):
+                answer += chunk
+            return b"+PONG" in answer
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make a certificate")
+def test_a_tls_redis_works_through_a_rediss_url_with_its_ca():
+    async def scenario(url: str, plain_url: str):
+        store, plain = _store(url), _store(plain_url)
+        try:
+            result = await _say(store, "tls-1", "hello over TLS")
+            return result, await store.ping(), await plain.ping()
+        finally:
+            await store.aclose()
+            await plain.aclose()
+
+    with TlsRedis(password="tls-pass") as server:
+        result, ping, plain_ping = run(scenario(server.url, f"redis://:tls-pass@127.0.0.1:{server.port}/0"))
+    assert result.turn == 1 and ping is True
+    assert plain_ping is False, "a plaintext client must not get through to the TLS port"
