@@ -2,8 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
-| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Conversation store; `redis://:password@host`, TLS as `rediss://...` |
-| | | with options as query parameters, e.g. `?ssl_ca_certs=/etc/redis/ca.pem` |
+| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Store; password: `redis://:pw@host`; TLS: `rediss://…?ssl_ca_certs=ca` |
 | `AGENT_REDIS_TIMEOUT_MS` | `1000` | Redis connect/command timeout; past it: 503 `state_store_unavailable` |
 | `AGENT_HISTORY_WINDOW` | `12` | Latest entries (user + agent) read per message: fetch cost stays flat |
 | `AGENT_HISTORY_MAX` | `200` | Turns kept per conversation; older ones are trimmed |
