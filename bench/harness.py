@@ -44,6 +44,7 @@ __all__ = [
     "alternate",
     "base_parser",
     "command_line",
+    "cpu_seconds",
     "finish",
     "host_info",
     "percentile",
@@ -148,6 +149,17 @@ def start_all(stack: contextlib.ExitStack, services: Sequence[T]) -> list[T]:
         if error is not None:
             raise error
     return list(services)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time consumed so far by every thread of process ``pid`` (Linux ``/proc``).
+
+    CPU per request is robust to other processes on a shared machine (they take wall time, not
+    the server's CPU time), so benchmarks report it next to throughput as a cross-check.
+    """
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def alternate(variants: Sequence[str], rounds: int, run: Callable[[str, int], T],

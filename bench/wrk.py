@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agentwatch.bench.harness import Pinning
+from agentwatch.bench.harness import Pinning, cpu_seconds
 
 __all__ = ["WrkStats", "run_wrk"]
 
@@ -75,10 +75,19 @@ class WrkStats:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    #: CPU seconds the server process used during the run (``server_pid`` given), else ``None``.
+    server_cpu_s: float | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per completed request: what throughput would be on a core of its own."""
+        if self.server_cpu_s is None or not self.requests:
+            return float("nan")
+        return self.server_cpu_s * 1e3 / self.requests
 
     @property
     def ok_rps(self) -> float:
@@ -96,8 +105,11 @@ def _lua_list(values: Sequence[str]) -> str:
 
 def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | None = None,
             body: str | Sequence[str] | None = None, distinct: int = 1_000_000, pinning: Pinning | None = None,
-            timeout_s: float = 10.0) -> WrkStats:
-    """Run ``wrk`` against ``url`` for ``seconds``; raise if wrk is missing or fails."""
+            timeout_s: float = 10.0, server_pid: int | None = None) -> WrkStats:
+    """Run ``wrk`` against ``url`` for ``seconds``; raise if wrk is missing or fails.
+
+    With ``server_pid``, the server's CPU time during the run is recorded too.
+    """
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: `make deps` (Debian package wrk)")
     if threads is None:
@@ -113,7 +125,9 @@ def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | N
                    f"--timeout={timeout_s:g}s", "-s", script.name, f"{scheme}://{base}"]
         if pinning is not None:
             command = pinning.wrap(command, "load")
+        cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
         out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+        cpu = cpu_seconds(server_pid) - cpu_before if server_pid else None
     finally:
         Path(script.name).unlink(missing_ok=True)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith(_MARK)), None)
@@ -122,4 +136,5 @@ def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | N
     data = json.loads(line[len(_MARK):])
     return WrkStats(requests=data["requests"], seconds=data["duration_us"] / 1e6, non_2xx=data["non_2xx"],
                     socket_errors=data["socket_errors"], p50_ms=data["p50_us"] / 1e3,
-                    p90_ms=data["p90_us"] / 1e3, p99_ms=data["p99_us"] / 1e3, max_ms=data["max_us"] / 1e3)
+                    p90_ms=data["p90_us"] / 1e3, p99_ms=data["p99_us"] / 1e3, max_ms=data["max_us"] / 1e3,
+                    server_cpu_s=cpu)
