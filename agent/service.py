@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -25,11 +24,12 @@ from agentwatch.agent.errors import AgentError
 from agentwatch.agent.faults import FaultInjector
 from agentwatch.agent.model import Classification, IntentModel
 from agentwatch.agent.settings import AgentSettings
+from agentwatch.agent.startup import init_metrics, process_start_time
 from agentwatch.agent.state import ConversationStore, Snapshot
 from agentwatch.telemetry import Telemetry, genai
 from agentwatch.telemetry import catalogue as c
 
-__all__ = ["AgentService", "process_start_time"]
+__all__ = ["AgentService"]
 
 log = logging.getLogger("agentwatch.agent")
 
@@ -42,18 +42,6 @@ ESCALATION = "agentwatch.escalation.reason"
 FOLLOWUP = "agentwatch.reply.followup_topic"
 CONTENT_INPUT = "agentwatch.content.input"
 CONTENT_OUTPUT = "agentwatch.content.output"
-
-
-def process_start_time() -> float:
-    """Wall-clock start of this process (Linux ``/proc``); falls back to 'now'."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/stat") as f:
-            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
-        return boot + start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return time.time()
 
 
 def _now() -> str:
@@ -81,38 +69,12 @@ class AgentService:
         self.ready_event = asyncio.Event()
         self._gen_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._load_task: asyncio.Task[None] | None = None
-        self._init_metrics()
+        init_metrics(self.metrics, settings)
         self.batcher = Batcher(self._classify_batch, max_batch=settings.max_batch,
                                max_wait_s=settings.max_wait_ms / 1000, capacity=settings.queue_capacity,
                                metrics=self.metrics, model=settings.model_name)
 
     # --- life cycle ---------------------------------------------------------------------------
-
-    def _init_metrics(self) -> None:
-        """Every closed-set series starts at 0, so rate() and dashboards work from the first scrape."""
-        m, s = self.metrics, self.settings
-        models = [s.model_name] + ([s.generator_name] if s.generator_model else [])
-        m.allow("model", models)
-        for error_class in c.ERROR_CLASSES:
-            m.inc(c.ERRORS, 0, error_class=error_class)
-        for outcome in c.OUTCOMES:
-            m.inc(c.CONVERSATIONS_ENDED, 0, outcome=outcome)
-        for reason in c.ESCALATION_REASONS:
-            m.inc(c.ESCALATIONS, 0, reason=reason)
-        for intent in c.INTENTS:
-            m.inc(c.INTENTS_TOTAL, 0, intent=intent)
-        for operation in ("classify", "warmup"):
-            m.touch(c.INFERENCE_DURATION, model=s.model_name, operation=operation)
-        if s.generator_model:
-            m.touch(c.INFERENCE_DURATION, model=s.generator_name, operation="generate")
-            m.touch(c.GENERATION_TTFT, model=s.generator_name)
-            for token_type in c.TOKEN_TYPES:
-                m.inc(c.GENERATION_TOKENS, 0, model=s.generator_name, token_type=token_type)
-        for name in models:
-            m.set(c.MODEL_LOADED, 0, model=name)
-            m.set(c.MODEL_LOAD_DURATION, 0, model=name)
-        m.set(c.READY, 0)
-        m.set(c.COLD_START_DURATION, 0)
 
     async def start(self) -> None:
         """Start loading in the background: /healthz answers at once, /readyz once warm."""
