@@ -1,0 +1,218 @@
+"""``make demo``: the whole loop on one machine, with real services and no Docker.
+
+1. Redis, two agent instances sharing it, Prometheus (generated rules, time-scaled so a burn is
+   visible in minutes) and Alertmanager (generated routing) start on free loopback ports.
+2. Scripted conversations load both instances.
+3. Half-way, instance B is restarted with fault injection on: conversations carry on (state lives
+   in Redis), its 5xx burn the availability error budget, the page alert fires and Alertmanager
+   delivers it to a webhook receiver in this process.
+4. At the end every dashboard is rendered from the live Prometheus to ``demo-output/``.
+
+Run ``python -m agentwatch.demo --help`` for the knobs; ``--keep`` leaves everything running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from agentwatch import promql as q
+from agentwatch.alerts import conventions as conv
+from agentwatch.loadgen import run_load
+from agentwatch.services import (
+    AgentProcess,
+    AlertmanagerServer,
+    PrometheusServer,
+    RedisServer,
+    ServiceError,
+    free_port,
+)
+from agentwatch.telemetry import catalogue as c
+
+console = Console()
+
+
+class AlertInbox:
+    """A webhook receiver: Alertmanager POSTs notifications here; they are kept and printed."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[tuple[str, dict]] = []
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                for alert in body.get("alerts", []):
+                    inbox.received.append((self.path, alert))
+                    name = alert.get("labels", {}).get("alertname", "?")
+                    console.print(f"[bold red]alert delivered[/] to {self.path}: {name} ({alert.get('status')})")
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def generate_rules(out: Path, time_scale: int, inbox_url: str) -> tuple[list[Path], Path]:
+    """Generate time-scaled rules and an Alertmanager config pointed at ``inbox_url``."""
+    subprocess.run([sys.executable, "-m", "agentwatch", "generate", "rules", "--out", str(out),
+                    "--time-scale", str(time_scale)], check=True, stdout=subprocess.DEVNULL)
+    rule_files, alertmanager = [], None
+    for path in sorted(out.rglob("*.y*ml")):
+        text = path.read_text()
+        if "receivers:" in text and "route:" in text:
+            alertmanager = path
+        elif "groups:" in text and "kind: PrometheusRule" not in text:
+            rule_files.append(path)
+    if alertmanager is None:
+        raise ServiceError(f"no Alertmanager config among the generated files in {out}")
+    text = alertmanager.read_text()
+    for path_part in ("/alerts/page", "/alerts/ticket", "/alerts/default"):
+        text = text.replace(f"http://127.0.0.1:9094{path_part}", f"{inbox_url}{path_part}")
+    alertmanager.write_text(text)
+    return rule_files, alertmanager
+
+
+def prometheus_config(targets: list[str], rule_files: list[Path], alertmanager_port: int) -> str:
+    rules = "\n".join(f"  - {p}" for p in rule_files)
+    scrape = ", ".join(f"'{t}'" for t in targets)
+    return f"""global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+{rules}
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:{alertmanager_port}']
+scrape_configs:
+  - job_name: agent
+    scrape_interval: 1s
+    static_configs:
+      - targets: [{scrape}]
+"""
+
+
+def status_table(prometheus: PrometheusServer, inbox: AlertInbox) -> Table:
+    """A snapshot from live queries: per-instance traffic and errors, SLO burn, alerts."""
+    sel, window = "", "1m"
+    table = Table(title="agentwatch demo — live from Prometheus")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+
+    def scalar(expr: str, by: str | None = None) -> list[tuple[str, float]]:
+        try:
+            result = prometheus.query(expr)
+        except (ServiceError, OSError):
+            return []
+        return [(r["metric"].get(by, "") if by else "", float(r["value"][1])) for r in result]
+
+    for instance, value in scalar(q.request_rate(sel, window, by=("instance",)), "instance"):
+        table.add_row(f"requests/s {instance}", f"{value:.1f}")
+    for instance, value in scalar(q.error_ratio(sel, window, by=("instance",)), "instance"):
+        table.add_row(f"5xx ratio {instance}", f"{value:.1%}")
+    p99 = q.histogram_quantile(0.99, c.REQUEST_DURATION, sel, window)
+    for _, value in scalar(p99):
+        table.add_row("p99 latency", f"{value * 1000:.0f} ms")
+    for slo, value in scalar(conv.SLO_CURRENT_BURN_RATE, conv.LABEL_SLO):
+        table.add_row(f"burn rate {slo}", f"{value:.1f}x")
+    for slo, value in scalar(conv.SLO_PERIOD_ERROR_BUDGET_REMAINING, conv.LABEL_SLO):
+        table.add_row(f"budget left {slo}", f"{value:.1%}")
+    for name in sorted({name for name, _ in scalar('ALERTS{alertstate="firing"}', "alertname")}):
+        table.add_row("firing", name)
+    table.add_row("alerts delivered", str(len(inbox.received)))
+    return table
+
+
+async def drive(urls: list[str], seconds: float, rate: float) -> None:
+    stats = await run_load(urls, duration=seconds, rate=rate)
+    codes = ", ".join(f"{k}: {v}" for k, v in sorted(stats.codes.items()))
+    console.print(f"load: {stats.requests} requests ({codes}); conversations {dict(stats.personas)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agentwatch-demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=240, help="seconds of load in all (default 240)")
+    parser.add_argument("--rate", type=float, default=6, help="conversations started per second")
+    parser.add_argument("--fault-ratio", type=float, default=0.3, help="5xx share on instance B, phase 2")
+    parser.add_argument("--time-scale", type=int, default=60, help="divide SLO windows by this (demo only)")
+    parser.add_argument("--out", default="demo-output", help="where the dashboard renders go")
+    parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
+    inbox = AlertInbox()
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, workdir, True)
+        stack.callback(inbox.close)
+        console.print("[bold]starting redis-server[/]")
+        redis = stack.enter_context(RedisServer())
+        env = {"REDIS_URL": redis.url}
+        rule_files, am_config = generate_rules(workdir / "rules", args.time_scale, inbox.url)
+        alertmanager = stack.enter_context(AlertmanagerServer(am_config.read_text()))
+        console.print("[bold]starting two agent instances (model load + warm-up)[/]")
+        agent_a = stack.enter_context(AgentProcess(env))
+        agent_b = AgentProcess(env).start()
+        stack.callback(lambda: agent_b.close())
+        targets = [f"127.0.0.1:{agent_a.port}", f"127.0.0.1:{agent_b.port}"]
+        prometheus = stack.enter_context(PrometheusServer(prometheus_config(targets, rule_files,
+                                                                                alertmanager.port)))
+        console.print(f"Prometheus   {prometheus.url}\nAlertmanager {alertmanager.url}\n"
+                      f"agents       {agent_a.url} {agent_b.url}")
+
+        half = args.duration / 2
+        console.print(f"[bold green]phase 1[/]: {half:.0f}s of healthy traffic on both instances")
+        asyncio.run(drive([agent_a.url, agent_b.url], half, args.rate))
+        console.print(status_table(prometheus, inbox))
+
+        console.print(f"[bold yellow]phase 2[/]: instance B restarts with {args.fault_ratio:.0%} injected 5xx;"
+                      " conversations continue from Redis")
+        agent_b.close()
+        agent_b = AgentProcess({**env, "AGENT_FAULT_ERROR_RATIO": str(args.fault_ratio)},
+                               port=agent_b.port).start()
+        asyncio.run(drive([agent_a.url, agent_b.url], half, args.rate))
+        time.sleep(5)
+        console.print(status_table(prometheus, inbox))
+
+        out = Path(args.out)
+        result = subprocess.run([sys.executable, "-m", "agentwatch", "dashboards", "render",
+                                 "--prometheus", prometheus.url, "--range", f"{int(args.duration / 60) + 1}m",
+                                 "--out", str(out), "--scrape-interval", "1s"], check=False)
+        if result.returncode == 0:
+            console.print(f"dashboard renders: {', '.join(str(p) for p in sorted(out.glob('*.png')))}")
+        pages = [a for path, a in inbox.received if path.endswith("/page")]
+        console.print(f"[bold]{len(inbox.received)} alert notifications delivered, {len(pages)} pages[/]")
+        if args.keep:
+            console.print("everything keeps running; Ctrl-C to stop")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
