@@ -137,7 +137,8 @@ def test_an_unloadable_model_keeps_the_agent_unready_and_unhealthy(redis_server,
 
 def test_a_full_queue_answers_429_with_retry_after(redis_server):
     async def scenario():
-        async with running_agent(redis_server.url, queue_capacity=2, max_batch=1, max_wait_ms=0) as agent:
+        async with running_agent(redis_server.url, queue_capacity=2, max_batch=1, max_wait_ms=0,
+                                 request_timeout_ms=60_000) as agent:
             # Hold the inference thread, as a long forward pass would: one request is taken into a
             # batch, two wait in the queue, every other one must be turned away at once.
             busy = threading.Event()
@@ -150,7 +151,7 @@ def test_a_full_queue_answers_429_with_retry_after(redis_server):
             return agent, await asyncio.gather(*sends), queued
 
     agent, responses, queued = run(scenario())
-    assert queued == 2
+    assert queued == 2, [(r.status_code, r.text[:80]) for r in responses]
     rejected = [r for r in responses if r.status_code == 429]
     assert len(rejected) == 17 and sum(r.status_code == 200 for r in responses) == 3
     for response in rejected:
