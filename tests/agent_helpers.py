@@ -63,7 +63,8 @@ async def running_agent(redis_url: str, *, model: IntentModel | str | None = "sh
     ``model``: ``"shared"`` (the session's model), a loaded model, or ``None`` to let the app
     load ``model_path`` itself.
     """
-    settings = AgentSettings(redis_url=redis_url, **overrides)
+    # A generous deadline unless a test is about deadlines: a loaded CI machine must not cause 504s.
+    settings = AgentSettings(redis_url=redis_url, **{"request_timeout_ms": 30_000, **overrides})
     spans = InMemorySpanExporter()
     tel = Telemetry(TelemetrySettings(strict_labels=True, capture_content=capture_content,
                                       export_traces=False),
