@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from agentwatch import alerts
@@ -95,10 +96,13 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
     rules_dir = tmp_path_factory.mktemp("rules")
     files = alerts.generate_all(load_spec(ROOT / "agentwatch.yaml"), "agentwatch.yaml", time_scale=TIME_SCALE)
     rule_files = []
-    for relpath in (alerts.SLO_RULES, alerts.KPI_RULES):
-        path = rules_dir / Path(relpath).name
-        path.write_text(files[relpath])
-        rule_files.append(path)
+    for relpath, text in files.items():
+        data = yaml.safe_load(text)
+        if isinstance(data, dict) and "groups" in data and "kind" not in data:  # Prometheus rule files only
+            path = rules_dir / Path(relpath).name
+            path.write_text(text)
+            rule_files.append(path)
+    assert rule_files, f"no rule files among {sorted(files)}"
     env = {"REDIS_URL": redis_server.url, "AGENT_FAULT_ERROR_RATIO": "0.05"}
     with AgentProcess(env) as agent, PrometheusServer(
             _prometheus_config(f"127.0.0.1:{agent.port}", rule_files),

@@ -50,8 +50,9 @@ SLOTH_NAMES = {conv.sli_error_rule(w) for w in (*conv.SLI_ERROR_WINDOWS, "30d", 
 
 def _recorded_names() -> set[str]:
     names = set(SLOTH_NAMES)
-    for rules in (ROOT / "alerts/generated").glob("*-rules.yaml"):
-        for group in yaml.safe_load(rules.read_text()).get("groups", []):
+    for rules in (ROOT / "alerts/generated").glob("*.yaml"):
+        data = yaml.safe_load(rules.read_text()) or {}
+        for group in data.get("groups", []) if isinstance(data, dict) else []:
             names |= {r["record"] for r in group["rules"] if "record" in r}
     return names
 
