@@ -1,7 +1,7 @@
 """Render a generated dashboard from live Prometheus data to one PNG, on the dashboard's own grid.
 
-Each panel's queries are interpolated as Grafana would (``grafana.resolve_variables``), run as
-range queries over the window, and drawn with matplotlib in a Grafana-like dark theme: time series
+Each panel's queries are interpolated as Grafana would (``grafana.resolve_variables``), run by
+``panel_data.query_panel``, and drawn with matplotlib in a Grafana-like dark theme: time series
 as lines, heatmaps as bucket-by-time cells, stats as numbers coloured by the panel's thresholds,
 bar gauges and pies from the last values, tables from instant queries. The result lists what each
 panel drew, so a caller (or test) can tell an empty panel from a full one.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,15 +29,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 
 from agentwatch.dashboards import units
-from agentwatch.dashboards.grafana import (
-    PrometheusClient,
-    TimeContext,
-    interpolate,
-    needs_kubernetes,
-    resolve_variables,
-)
+from agentwatch.dashboards.grafana import PrometheusClient, TimeContext, resolve_variables
+from agentwatch.dashboards.panel_data import PanelResult, Series, query_panel
 
-__all__ = ["PanelResult", "Series", "query_panel", "render_dashboard"]
+__all__ = ["PanelResult", "Series", "query_panel", "render_dashboard"]  # query side re-exported
 
 BG, PANEL_BG, TEXT, GRID = "#111217", "#181b1f", "#ccccdc", "#2c3235"
 PALETTE = ["#73bf69", "#f2cc0c", "#5794f2", "#ff780a", "#f2495c", "#b877d9", "#8ab8ff", "#fade2a",
@@ -47,72 +41,6 @@ COLORS = {"green": "#73bf69", "red": "#f2495c", "orange": "#ff9830", "yellow": "
           "dark-red": "#c4162a", "purple": "#b877d9"}
 HEAT = LinearSegmentedColormap.from_list("grafana-oranges", ["#4a2a0a", "#ff9830", "#fff1d6"])
 COL_IN, ROW_IN = 0.75, 0.3  # inches per grid column / per grid row (Grafana: ~75 px x 30 px)
-
-
-@dataclass
-class Series:
-    """One returned series: its legend text and (timestamp, value) points."""
-
-    legend: str
-    labels: dict[str, str]
-    points: list[tuple[float, float]]
-
-    @property
-    def last(self) -> float | None:
-        return next((v for _, v in reversed(self.points) if not math.isnan(v)), None)
-
-
-@dataclass
-class PanelResult:
-    """What one panel showed: its series, whether its queries need Kubernetes, any query error."""
-
-    title: str
-    type: str
-    series: list[Series] = field(default_factory=list)
-    needs_kubernetes: bool = False
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not any(s.points for s in self.series)
-
-
-def _legend(fmt: str, labels: Mapping[str, str]) -> str:
-    if not fmt or fmt == "__auto":
-        shown = {k: v for k, v in labels.items() if k != "__name__"}
-        return ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "value"
-    out = fmt
-    for key, value in labels.items():
-        out = out.replace("{{" + key + "}}", value).replace("{{ " + key + " }}", value)
-    while "{{" in out and "}}" in out:  # labels the series lacks render empty, as in Grafana
-        start = out.index("{{")
-        out = out[:start] + out[out.index("}}", start) + 2:]
-    return out.strip() or "value"
-
-
-def query_panel(panel: Mapping[str, Any], client: PrometheusClient, ctx: TimeContext,
-                values: Mapping[str, str]) -> PanelResult:
-    """Run every visible target of ``panel`` the way Grafana would; returns the series."""
-    title = interpolate(panel.get("title", ""), values)
-    result = PanelResult(title=title, type=panel["type"])
-    targets = [t for t in panel.get("targets", []) if not t.get("hide")]
-    result.needs_kubernetes = bool(targets) and all(needs_kubernetes(interpolate(t["expr"], values))
-                                                    for t in targets)
-    start, step = ctx.end - ctx.range_s, ctx.interval_s
-    for t in targets:
-        expr = interpolate(t["expr"], values)
-        try:
-            if t.get("instant"):
-                raw = [{"metric": r["metric"], "values": [r["value"]]} for r in client.query(expr, ctx.end)]
-            else:
-                raw = client.query_range(expr, start, ctx.end, step)
-        except (ValueError, OSError) as exc:
-            result.errors.append(f"{t['refId']}: {exc}")
-            continue
-        for r in raw:
-            points = [(float(ts), float(v)) for ts, v in r["values"]]
-            result.series.append(Series(_legend(t.get("legendFormat", ""), r["metric"]), r["metric"], points))
-    return result
 
 
 # --- drawing ----------------------------------------------------------------------------------
@@ -148,6 +76,7 @@ def _draw_timeseries(ax: Axes, res: PanelResult, unit: str, steps: Sequence[Mapp
             ax.axhline(step["value"], color=COLORS.get(step["color"], step["color"]), linestyle="--",
                        linewidth=0.7)
         ax.set_ylim(low, high)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=6))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span_s > 900 else "%H:%M:%S"))
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: units.format_value(v, unit)))
     if res.series:
@@ -282,7 +211,7 @@ def render_dashboard(dashboard: Mapping[str, Any], client: PrometheusClient, ctx
             fig.text(0.01, 1 - top - 0.5 / rows, panel["title"], color=TEXT, fontsize=10, fontweight="bold",
                      va="center")
             continue
-        pad_x, pad_y = 0.12 / 24, 0.9 / rows
+        pad_x, pad_y = 0.12 / 24, 1.3 / rows
         # Room on the left for tick labels where the panel has a y axis.
         left = 0.03 if panel["type"] in ("timeseries", "heatmap", "bargauge") else 0.0
         left = min(left, pos["w"] / 24 * 0.3)

@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = ["format_le", "format_value"]
 
-_SI = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
+_SI = ((1e9, "G"), (1e6, "M"), (1e4, "k"))  # like Grafana's "short": 1591 stays 1591
 _BYTES = ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
 
 
@@ -39,7 +39,8 @@ def format_value(value: float | None, unit: str, decimals: Any = None) -> str:
     suffix = {"reqps": " req/s"}.get(unit, "")
     for size, name in _SI:
         if abs(value) >= size:
-            return f"{_num(value / size, decimals)}{name}{suffix}"
+            scale = 1e3 if name == "k" else size
+            return f"{_num(value / scale, decimals)}{name}{suffix}"
     return f"{_num(value, decimals)}{suffix}"
 
 

@@ -98,8 +98,9 @@ def test_spec_selector_narrows_the_job_variable() -> None:
 
 @pytest.mark.parametrize(("value", "unit", "text"), [
     (0.0123, "percentunit", "1.23%"), (0.0042, "s", "4.20 ms"), (2.5, "s", "2.50 s"), (3, "short", "3"),
-    (3.5 * 2**20, "bytes", "3.50 MiB"), (1500, "reqps", "1.50k req/s"), (None, "short", "-"),
-], ids=["percent", "milliseconds", "seconds", "whole numbers", "mebibytes", "kilo requests", "no value"])
+    (3.5 * 2**20, "bytes", "3.50 MiB"), (15500, "reqps", "15.50k req/s"), (1591, "short", "1591"), (None, "short", "-"),
+], ids=["percent", "milliseconds", "seconds", "whole numbers", "mebibytes", "kilo requests",
+        "short keeps four digits", "no value"])
 def test_units(value: float | None, unit: str, text: str) -> None:
     assert format_value(value, unit) == text
 
