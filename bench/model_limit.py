@@ -40,13 +40,13 @@ def _serve(conn: Connection, cpus: str | None, threads: int) -> None:
         if request is None:
             return
         batch, seconds = request
-        done, i, start = 0, 0, time.perf_counter()
+        done, i, start, cpu = 0, 0, time.perf_counter(), time.process_time()
         while (elapsed := time.perf_counter() - start) < seconds:
             texts = [MESSAGES[(i + k) % len(MESSAGES)] for k in range(batch)]
             model.classify(texts)
             done += batch
             i += batch
-        conn.send((done, elapsed))
+        conn.send((done, elapsed, time.process_time() - cpu))
 
 
 class ModelWorker:
@@ -54,6 +54,8 @@ class ModelWorker:
 
     def __init__(self, cpus: str | None, threads: int) -> None:
         self.cpus, self.threads = cpus, threads
+        #: CPU milliseconds per item of the last round (all threads of the worker process).
+        self.last_cpu_ms_per_item = float("nan")
         ctx = mp.get_context("spawn")  # never fork a process that may hold torch threads
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child, cpus, threads), daemon=True)
@@ -66,8 +68,10 @@ class ModelWorker:
         return self
 
     def items_per_second(self, batch: int, seconds: float) -> float:
+        """Classify batches of ``batch`` messages for ``seconds``; items per second of wall time."""
         self.conn.send((batch, seconds))
-        done, elapsed = self.conn.recv()
+        done, elapsed, cpu = self.conn.recv()
+        self.last_cpu_ms_per_item = cpu * 1e3 / done
         return done / elapsed
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

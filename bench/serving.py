@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     variants = ["model", "agent", "model_b1", "agent_nobatch"]
     batch_sizes: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
     latencies: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
+    cpu_per_message: dict[str, list[float]] = {v: [] for v in variants}
     with OtlpSink() as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
         pin_process(redis_server.process.pid, pinning.load)
         otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}
@@ -70,18 +71,22 @@ def main(argv: Sequence[str] | None = None) -> Result:
 
         def run(variant: str, r: int, duration: float = seconds) -> float:
             if variant.startswith("model"):
-                return worker.items_per_second(args.max_batch if variant == "model" else 1, duration)
+                rate = worker.items_per_second(args.max_batch if variant == "model" else 1, duration)
+                if r >= 0:
+                    cpu_per_message[variant].append(worker.last_cpu_ms_per_item)
+                return rate
             agent = agents[variant]
             before = scrape(agent.url)
             stats = run_wrk(f"{agent.url}/v1/conversations/{variant}-r{r}-{{n}}/messages", seconds=duration,
                             connections=args.connections, body=BODIES, distinct=500, pinning=pinning,
-                            timeout_s=5)
+                            timeout_s=5, server_pid=agent.pid)
             after = scrape(agent.url)
             batches = after.value(c.INFERENCE_BATCH_SIZE.count) - before.value(c.INFERENCE_BATCH_SIZE.count)
             items = after.value(c.INFERENCE_BATCH_SIZE.sum) - before.value(c.INFERENCE_BATCH_SIZE.sum)
             if r >= 0:
                 batch_sizes[variant].append(items / batches if batches else 0.0)
                 latencies[variant].append(stats.p99_ms)
+                cpu_per_message[variant].append(stats.cpu_ms_per_request)
             if stats.non_2xx:
                 print(f"  {variant}: {stats.non_2xx} non-2xx responses of {stats.requests}", flush=True)
             return stats.ok_rps
@@ -103,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
         row = {"variant": what[variant], "items/s min": spread["min"], "items/s median": spread["median"],
                "items/s max": spread["max"],
                "vs bare batched (medians)": ratio(results[variant], results["model"])["of_medians"]}
+        row["CPU ms/item"] = summarize(cpu_per_message[variant])["median"]
+        row["CPU ratio"] = summarize(cpu_per_message["model"])["median"] / row["CPU ms/item"]
         if variant in batch_sizes:
             row["mean batch"] = summarize(batch_sizes[variant])["median"]
             row["p99 ms"] = summarize(latencies[variant])["median"]
@@ -115,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
     model_gain = ratio(results["model"], results["model_b1"])["of_medians"]
     result.notes.append(f"batching on vs off in the agent: {batching_gain:.2f}x the throughput "
                         f"(the bare model gains {model_gain:.2f}x from batch 1 to batch {args.max_batch})")
+    result.notes.append("CPU ratio = bare batched model CPU per item / this variant's CPU per item (all threads "
+                        "of the process): the efficiency on CPUs of its own, robust to other load on the machine")
     result.notes.append(f"{spans:,} spans exported to the local OTLP receiver during the run")
     return finish(result, pinning, args, argv)
 

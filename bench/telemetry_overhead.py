@@ -90,13 +90,14 @@ def main(argv: Sequence[str] | None = None) -> Result:
             with Scraper(agent.url, args.scrape_interval) if variant == "on" else contextlib.nullcontext() as scraper:
                 stats = run_wrk(f"{agent.url}/v1/conversations/{variant}-r{r}-{{n}}/messages", seconds=duration,
                                 connections=args.connections, body=BODIES, distinct=500, pinning=pinning,
-                                timeout_s=5)
+                                timeout_s=5, server_pid=agent.pid)
             scrapes += getattr(scraper, "count", 0)
             return stats
 
         warm_up = {variant: run(variant, -1, args.warmup) for variant in variants}
         results = alternate(variants, rounds, run, lambda v, r, s: print(
-            f"  round {r + 1}/{rounds} {v:>3}: {s.ok_rps:7.1f} msg/s  p99 {s.p99_ms:7.1f} ms  non-2xx {s.non_2xx}",
+            f"  round {r + 1}/{rounds} {v:>3}: {s.ok_rps:7.1f} msg/s  p99 {s.p99_ms:7.1f} ms  "
+            f"CPU {s.cpu_ms_per_request:5.2f} ms/msg  non-2xx {s.non_2xx}",
             flush=True))
         on.stop()  # flushes the last spans
         spans = sink.snapshot()
@@ -107,21 +108,27 @@ def main(argv: Sequence[str] | None = None) -> Result:
                      "scrape_interval_s": args.scrape_interval, "logs": "JSON lines at INFO (both)"})
     rps = {v: [s.ok_rps for s in results[v]] for v in variants}
     p99 = {v: [s.p99_ms for s in results[v]] for v in variants}
+    cpu = {v: summarize([s.cpu_ms_per_request for s in results[v]])["median"] for v in variants}
     for variant in variants:
         spread = summarize(rps[variant])
         result.rows.append({"telemetry": variant, "msg/s min": spread["min"], "msg/s median": spread["median"],
                             "msg/s max": spread["max"], "p99 ms median": summarize(p99[variant])["median"],
                             "ratio vs off (medians)": ratio(rps[variant], rps["off"])["of_medians"],
+                            "agent CPU ms/msg": cpu[variant], "CPU ratio": cpu["off"] / cpu[variant],
                             "non-2xx": sum(s.non_2xx for s in results[variant])})
     throughput = ratio(rps["on"], rps["off"])
     result.targets.append(Target("full telemetry / telemetry off, msg/s", f">= {TARGET:.0%}",
                                  throughput["of_medians"], throughput["of_medians"] >= TARGET,
                                  note=f"per round {throughput['paired_min']:.2f}-{throughput['paired_max']:.2f}"))
+    result.notes.append(f"telemetry costs {cpu['on'] - cpu['off']:.2f} ms of agent CPU per message "
+                        f"({cpu['off']:.2f} → {cpu['on']:.2f}); CPU ratio = off CPU per message / on CPU per message, "
+                        "the throughput ratio on a core of its own, robust to other load on the machine")
     p99_ratio = ratio(p99["on"], p99["off"])["of_medians"]
     result.notes.append(f"p99 latency with telemetry on is {p99_ratio:.2f}x the p99 with it off (medians of rounds)")
     ok_requests = sum(s.requests - s.non_2xx for s in [*results["on"], warm_up["on"]])
-    result.notes.append(f"{spans:,} spans received by the local OTLP receiver for {ok_requests:,} traced messages "
-                        f"({spans / max(ok_requests, 1):.1f} per message); {scrapes} /metrics scrapes during load")
+    result.notes.append(f"{spans:,} spans received by the local OTLP receiver for {ok_requests:,} answered messages "
+                        f"({spans / max(ok_requests, 1):.1f} per message: 6 per message, plus those of requests still "
+                        f"in flight when wrk stops, which wrk does not count); {scrapes} /metrics scrapes during load")
     return finish(result, pinning, args, argv)
 
 
