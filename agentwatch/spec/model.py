@@ -62,9 +62,7 @@ def _check_label_names(labels: dict[str, str]) -> dict[str, str]:
 
 def le_text(value: float) -> str:
     """A bucket bound as the Prometheus Python client exposes it in ``le`` (``1.0``, ``0.25``)."""
-    from prometheus_client.utils import floatToGoString
-
-    return floatToGoString(value)
+    return c.bucket_label(value)
 
 
 def _check_selector(metric: c.MetricDef, selector: dict[str, str]) -> dict[str, str]:
