@@ -30,7 +30,9 @@ class Persona:
 
     name: str
     messages: tuple[str, ...]
-    close: str | None  # "resolved", "abandoned" or None (left open: escalated or timed out)
+    #: How the conversation is closed: "resolved", "abandoned", or None (left open to expire).
+    #: Closing an escalated conversation records outcome "escalated", whatever is asked.
+    close: str | None
     weight: float = 1.0
 
 
@@ -45,10 +47,10 @@ PERSONAS: tuple[Persona, ...] = (
     Persona("cancel", ("Please cancel my subscription", "Yes, cancel it today"), "resolved", 1),
     Persona("account", ("I can't log in to my account, the password reset email never arrives",),
             "abandoned", 1),
-    Persona("human", ("This is useless, let me talk to a real person",), None, 1),
+    Persona("human", ("This is useless, let me talk to a real person",), "resolved", 1),
     Persona("complaint", ("Your service is terrible, my package was damaged",
                           "This is unacceptable, I am very unhappy with the damaged item",
-                          "I'm still waiting and I'm furious about this awful service"), None, 1),
+                          "I'm still waiting and I'm furious about this awful service"), "resolved", 1),
     Persona("browser", ("Does the X200 vacuum work on carpets?",), "abandoned", 1),
 )
 

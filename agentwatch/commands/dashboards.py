@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -122,16 +121,5 @@ def render(
         raise typer.Exit(1)
 
 
-def _register(generate: typer.Typer, dashboards: typer.Typer) -> None:
-    generate.command("dashboards")(generate_dashboards)
-    dashboards.command("render")(render)
-
-
-_register(generate_app, dashboards_app)
-# `python -m agentwatch.cli` runs cli.py as __main__, a second module object with its own apps:
-# register there too, or `python -m agentwatch.cli dashboards render` would not find the command.
-_main = sys.modules.get("__main__")
-if _main is not None and getattr(getattr(_main, "__spec__", None), "name", None) == "agentwatch.cli":
-    _apps = getattr(_main, "generate_app", None), getattr(_main, "dashboards_app", None)
-    if all(isinstance(a, typer.Typer) for a in _apps) and _apps[1] is not dashboards_app:
-        _register(*_apps)
+generate_app.command("dashboards")(generate_dashboards)
+dashboards_app.command("render")(render)
