@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
     parser.add_argument("--seconds", type=float, default=None, help="seconds per run (default 10, quick 3)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per variant")
+    parser.add_argument("--no-unbatched", action="store_true",
+                        help="skip the batch-1 model and the AGENT_MAX_BATCH=1 agent")
     parser.add_argument("--max-batch", type=int, default=8, help="AGENT_MAX_BATCH of the batching agent")
     args = parser.parse_args(argv)
     rounds = rounds_for(args)
@@ -56,18 +58,19 @@ def main(argv: Sequence[str] | None = None) -> Result:
     threads = len(pinning.server.split(",")) if pinning.server else len(__import__("os").sched_getaffinity(0))
     print(f"serving efficiency: {rounds} rounds x {seconds:g}s; torch threads {threads}; {pinning.reason}",
           flush=True)
-    variants = ["model", "agent", "model_b1", "agent_nobatch"]
-    batch_sizes: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
-    latencies: dict[str, list[float]] = {"agent": [], "agent_nobatch": []}
+    variants = ["model", "agent"] + ([] if args.no_unbatched else ["model_b1", "agent_nobatch"])
+    batch_sizes: dict[str, list[float]] = {v: [] for v in variants if v.startswith("agent")}
+    latencies: dict[str, list[float]] = {v: [] for v in variants if v.startswith("agent")}
     cpu_per_message: dict[str, list[float]] = {v: [] for v in variants}
     with OtlpSink() as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
         pin_process(redis_server.process.pid, pinning.load)
         otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}
-        batching, single, worker = start_all(stack, [
+        subjects = start_all(stack, [
+            ModelWorker(pinning.server, threads),
             PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": str(args.max_batch), **otlp}),
-            PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": "1", **otlp}),
-            ModelWorker(pinning.server, threads)])
-        agents = {"agent": batching, "agent_nobatch": single}
+            *([] if args.no_unbatched else [PinnedAgent(redis_server.url, pinning, {"AGENT_MAX_BATCH": "1", **otlp})])])
+        worker = subjects[0]
+        agents = dict(zip(["agent", "agent_nobatch"], subjects[1:], strict=False))
 
         def run(variant: str, r: int, duration: float = seconds) -> float:
             if variant.startswith("model"):
@@ -118,10 +121,11 @@ def main(argv: Sequence[str] | None = None) -> Result:
     result.targets.append(Target(f"agent (batch {args.max_batch}) / bare model (batch {args.max_batch})",
                                  f">= {TARGET:.0%}", efficiency["of_medians"], efficiency["of_medians"] >= TARGET,
                                  note=f"per round {efficiency['paired_min']:.2f}-{efficiency['paired_max']:.2f}"))
-    batching_gain = ratio(results["agent"], results["agent_nobatch"])["of_medians"]
-    model_gain = ratio(results["model"], results["model_b1"])["of_medians"]
-    result.notes.append(f"batching on vs off in the agent: {batching_gain:.2f}x the throughput "
-                        f"(the bare model gains {model_gain:.2f}x from batch 1 to batch {args.max_batch})")
+    if not args.no_unbatched:
+        batching_gain = ratio(results["agent"], results["agent_nobatch"])["of_medians"]
+        model_gain = ratio(results["model"], results["model_b1"])["of_medians"]
+        result.notes.append(f"batching on vs off in the agent: {batching_gain:.2f}x the throughput "
+                            f"(the bare model gains {model_gain:.2f}x from batch 1 to batch {args.max_batch})")
     result.notes.append("CPU ratio = bare batched model CPU per item / this variant's CPU per item (all threads "
                         "of the process): the efficiency on CPUs of its own, robust to other load on the machine")
     result.notes.append(f"{spans:,} spans exported to the local OTLP receiver during the run")

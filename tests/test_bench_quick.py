@@ -24,12 +24,13 @@ CASES = [
                  "against three uvicorn apps"),
     pytest.param("state_cost", ["--rounds", "1", "--samples", "20", "--lengths", "10,100",
                                 "--turns-per-writer", "10"], id="state cost compares the store with the JSON blob"),
-    pytest.param("serving", ["--rounds", "1", "--seconds", "1", "--warmup", "1"],
+    pytest.param("serving", ["--rounds", "1", "--seconds", "1", "--warmup", "1", "--no-unbatched"],
                  id="serving efficiency compares the agent with the bare model"),
     pytest.param("telemetry_overhead", ["--rounds", "1", "--seconds", "1", "--warmup", "1"],
                  id="telemetry overhead compares the agent with telemetry on and off"),
     pytest.param("cardinality", ["--steps", "2,6"], id="cardinality scrapes metrics after distinct ids and paths"),
-    pytest.param("cold_start", ["--rounds", "1"], id="cold start splits the agent's start into phases"),
+    pytest.param("cold_start", ["--rounds", "1", "--no-imports-probe"],
+                 id="cold start splits the agent's start into phases"),
     pytest.param("memory", ["--checkpoints", "4,8"], id="memory reads the agent's RSS at checkpoints"),
 ]
 
