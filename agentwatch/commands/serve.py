@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from agentwatch.cli import app
@@ -33,10 +31,3 @@ def serve(
 
 
 app.command()(serve)
-# `python -m agentwatch.cli` (what AgentProcess runs) executes cli.py as __main__, a second module
-# object whose `app` is not agentwatch.cli.app: register there too, or `serve` would be missing.
-_main = sys.modules.get("__main__")
-if getattr(getattr(_main, "__spec__", None), "name", None) == "agentwatch.cli" and _main is not None:
-    _main_app = getattr(_main, "app", None)
-    if isinstance(_main_app, typer.Typer) and _main_app is not app:
-        _main_app.command()(serve)
