@@ -30,6 +30,7 @@ __all__ = [
     "Alerting",
     "AlertmanagerSettings",
     "AvailabilitySLI",
+    "Dashboards",
     "KPIs",
     "LatencySLI",
     "RawSLI",
@@ -296,14 +297,21 @@ class AlertmanagerSettings(_Model):
     repeat_interval: str = Field("4h", pattern=_DURATION)
 
 
+class Dashboards(_Model):
+    """Grafana dashboard settings."""
+
+    #: ``service.name`` of the agent's traces in Jaeger, for the exemplar and trace links.
+    trace_service: str = Field("agentwatch-agent", min_length=1)
+
+
 class Spec(_Model):
     version: Literal["agentwatch/v1"]
     service: Service
     slos: tuple[SLO, ...] = ()
     kpis: KPIs = KPIs()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
-    # Sections owned by later issues; each replaces its placeholder with a strict model.
-    dashboards: dict[str, Any] | None = None
+    dashboards: Dashboards = Dashboards()
+    # Owned by the autoscaling work; it replaces this placeholder with a strict model.
     autoscaling: dict[str, Any] | None = None
 
     def sloth_id(self, slo: SLO) -> str:
