@@ -8,8 +8,9 @@ round back to back (rotating their order each round, so no variant always goes f
 Usage::
 
     pin = Pinning.detect()
-    with UvicornServer("agentwatch.bench.apps:plain_app", cpus=pin.server) as server:
-        stats = run_wrk(server.url + "/ping", seconds=5, cpus=pin.load)
+    with UvicornServer("agentwatch.bench.apps:plain_app", cpus=pin) as server:
+        stats = run_wrk(server.url + "/v1/ping", seconds=5, body="{}", pinning=pin,
+                        server_pid=server.process.pid)
 """
 
 from __future__ import annotations
