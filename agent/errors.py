@@ -10,7 +10,7 @@ __all__ = ["UNKNOWN_ROUTE_CLASS", "AgentError", "error_body"]
 
 #: Error class for a path no route serves. The catalogue has no generic "not found" class, so an
 #: unknown route answers 404 with the only 404 class; a dedicated one is used once it exists.
-UNKNOWN_ROUTE_CLASS = "route_not_found" if "route_not_found" in c.ERROR_CLASSES else "context_not_found"
+UNKNOWN_ROUTE_CLASS = "route_not_found"
 
 
 class AgentError(Exception):

@@ -34,7 +34,7 @@ __all__ = ["AgentService"]
 log = logging.getLogger("agentwatch.agent")
 
 # Span attributes of our own (not GenAI semconv): ids and bounded values only, never text.
-CONVERSATION_ID = "agentwatch.conversation.id"
+CONVERSATION_ID = genai.CONVERSATION_ID
 TURN = "agentwatch.conversation.turn"
 INTENT = "agentwatch.intent"
 CONFIDENCE = "agentwatch.intent.confidence"
@@ -163,7 +163,7 @@ class AgentService:
                            attributes={CONVERSATION_ID: conversation_id}):
             snapshot = await self.store.fetch(conversation_id)
         if snapshot.status == "closed":
-            raise AgentError("bad_request", f"conversation {conversation_id} is closed")
+            raise AgentError("conversation_closed", f"conversation {conversation_id} is closed")
         intent, confidence = await self._classify(text, deadline)
         decision = await self._reply(intent, confidence, text, snapshot)
         with self.tel.span("state.save", metric=c.STATE_SAVE_DURATION,
@@ -173,7 +173,7 @@ class AgentService:
                 low_confidence=decision.low_confidence, complaint=decision.complaint,
                 escalate=decision.escalate, order=decision.order, topic=decision.topic)
             if result is None:
-                raise AgentError("bad_request", f"conversation {conversation_id} is closed")
+                raise AgentError("conversation_closed", f"conversation {conversation_id} is closed")
             span.set_attribute(TURN, result.turn)
         self.metrics.inc(c.INTENTS_TOTAL, intent=intent)
         self.metrics.observe(c.INTENT_CONFIDENCE, confidence)

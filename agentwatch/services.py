@@ -56,9 +56,13 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
     """Poll ``check`` until it returns true; raise ``ServiceError`` naming ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
+        try:
             if check():
                 return
+        except ServiceError:
+            raise  # the service died: say so now, with its output, instead of waiting out the timeout
+        except Exception:  # not up yet
+            pass
         time.sleep(interval)
     raise ServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
 

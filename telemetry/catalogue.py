@@ -51,7 +51,9 @@ OTHER = "other"
 ERROR_CLASS_STATUS: Mapping[str, int] = {
     "bad_request": 400,
     "context_not_found": 404,
+    "route_not_found": 404,
     "method_not_allowed": 405,
+    "conversation_closed": 409,
     "payload_too_large": 413,
     "overloaded": 429,
     "internal": 500,

@@ -12,6 +12,8 @@ __all__ = ["ERROR_TYPE", "SYSTEM", "inference_attributes"]
 
 OPERATION_NAME = "gen_ai.operation.name"
 REQUEST_MODEL = "gen_ai.request.model"
+#: Identifies the conversation a span belongs to (an id, never its content).
+CONVERSATION_ID = "gen_ai.conversation.id"
 PROVIDER_NAME = "gen_ai.provider.name"
 USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"

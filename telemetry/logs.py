@@ -19,7 +19,9 @@ from opentelemetry import trace
 __all__ = ["JsonFormatter", "configure_logging"]
 
 # Attributes every LogRecord has; anything else came in through ``extra=`` and is emitted.
-_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn adds ``color_message`` (the message with ANSI colours) to its records: not for JSON.
+_RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
+                                                                               "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

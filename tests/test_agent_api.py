@@ -50,7 +50,7 @@ def test_a_conversation_flows_end_to_end(redis_server):
                                                                       ("agent", replies[0]["reply"])]
     assert len(history["turns"]) == 8 and all(t["ts"].endswith("Z") for t in history["turns"])
     assert closed.status_code == 200 and closed.json()["outcome"] == "resolved"
-    assert_error(late, 400, "bad_request")
+    assert_error(late, 409, "conversation_closed")  # a closed conversation takes no more messages
     assert agent.value(c.CONVERSATIONS_STARTED) == 1
     assert agent.value(c.CONVERSATIONS_ENDED, outcome="resolved") == 1
     assert agent.value(c.CONVERSATION_TURNS.sum) == 4
