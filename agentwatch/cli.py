@@ -38,15 +38,16 @@ def generate_all(
 ) -> None:
     """Regenerate every committed artefact (rules, alert tests, dashboards) from the spec."""
     from agentwatch.alerts import write_all as write_rules
+    from agentwatch.compose import write_compose
     from agentwatch.dashboards import write_all as write_dashboards
 
-    for written in (*write_rules(spec), *write_dashboards(spec)):
+    for written in (*write_rules(spec), *write_dashboards(spec), *write_compose(spec)):
         typer.echo(f"wrote {written}")
 
 
 def _register_commands() -> None:
     # Imported for their side effect: each module adds its commands to the apps above.
-    from agentwatch.commands import dashboards, rules, serve, spec  # noqa: F401
+    from agentwatch.commands import compose, dashboards, rules, serve, spec  # noqa: F401
 
 
 def main() -> None:
