@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-__all__ = ["PERSONAS", "LoadStats", "Persona", "run_conversation", "run_load"]
+__all__ = ["PERSONAS", "LoadStats", "Persona", "main", "run_conversation", "run_load"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,60 @@ async def run_load(base_urls: Sequence[str], duration: float, rate: float, *, co
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
     return stats
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m agentwatch.loadgen --url http://agent-a:8000 --url http://agent-b:8000``.
+
+    Waits up to ``--wait`` seconds for every ``/readyz``, runs the load, prints a JSON summary.
+    Exit code 1 when no request got an HTTP answer.
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m agentwatch.loadgen",
+                                     description="Scripted customer conversations against agentwatch agents.")
+    parser.add_argument("--url", action="append", required=True, help="agent base URL (repeatable)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds to run (default 60)")
+    parser.add_argument("--rate", type=float, default=5.0, help="conversations started per second (default 5)")
+    parser.add_argument("--concurrency", type=int, default=16, help="conversations in flight at most (default 16)")
+    parser.add_argument("--bad-request-share", type=float, default=0.05, help="share of 4xx probes (default 0.05)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--wait", type=float, default=0.0, help="seconds to wait for the agents to be ready")
+    args = parser.parse_args(argv)
+    for name, value, low in (("--duration", args.duration, 0.0), ("--rate", args.rate, 0.0)):
+        if value <= low:
+            parser.error(f"{name} must be greater than 0, got {value:g}")
+    if not 0.0 <= args.bad_request_share <= 1.0:
+        parser.error(f"--bad-request-share must be between 0 and 1, got {args.bad_request_share:g}")
+    if args.concurrency < 1:
+        parser.error(f"--concurrency must be at least 1, got {args.concurrency}")
+    urls = [u.rstrip("/") for u in args.url]
+
+    async def ready() -> None:
+        deadline = time.monotonic() + args.wait
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for url in urls:
+                while True:
+                    try:
+                        if (await client.get(f"{url}/readyz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() >= deadline:
+                        raise SystemExit(f"{url}/readyz did not answer 200 within {args.wait:g}s")
+                    await asyncio.sleep(1.0)
+
+    if args.wait > 0:
+        asyncio.run(ready())
+    stats = asyncio.run(run_load(urls, args.duration, args.rate, concurrency=args.concurrency,
+                                 bad_request_share=args.bad_request_share, seed=args.seed))
+    latencies = sorted(stats.latencies)
+    print(json.dumps({"requests": stats.requests, "codes": {str(k): v for k, v in sorted(stats.codes.items())},
+                      "personas": dict(sorted(stats.personas.items())), "transport_errors": stats.transport_errors,
+                      "p50_seconds": latencies[len(latencies) // 2] if latencies else None}), flush=True)
+    return 0 if stats.requests else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
