@@ -40,14 +40,15 @@ def generate_all(
     from agentwatch.alerts import write_all as write_rules
     from agentwatch.compose import write_compose
     from agentwatch.dashboards import write_all as write_dashboards
+    from agentwatch.k8s import write_all as write_k8s
 
-    for written in (*write_rules(spec), *write_dashboards(spec), *write_compose(spec)):
+    for written in (*write_rules(spec), *write_dashboards(spec), *write_compose(spec), *write_k8s(spec)):
         typer.echo(f"wrote {written}")
 
 
 def _register_commands() -> None:
     # Imported for their side effect: each module adds its commands to the apps above.
-    from agentwatch.commands import compose, dashboards, rules, serve, spec  # noqa: F401
+    from agentwatch.commands import compose, dashboards, k8s, rules, serve, spec  # noqa: F401
 
 
 def main() -> None:

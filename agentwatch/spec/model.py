@@ -29,12 +29,16 @@ __all__ = [
     "AlertSettings",
     "Alerting",
     "AlertmanagerSettings",
+    "Autoscaling",
     "AvailabilitySLI",
+    "BusinessHours",
     "Dashboards",
     "KPIs",
+    "KedaSettings",
     "LatencySLI",
     "RawSLI",
     "Receiver",
+    "ScalingPolicy",
     "Service",
     "Spec",
     "Threshold",
@@ -304,6 +308,137 @@ class Dashboards(_Model):
     trace_service: str = Field("agentwatch-agent", min_length=1)
 
 
+# --- autoscaling: Kubernetes workload and autoscaler settings (agentwatch generate k8s) -------
+
+_QUANTITY = (r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|"
+             r"([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$")
+_CRON_FIELD = r"[0-9*/,\-A-Za-z]+"
+_CRON = rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$"
+ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
+
+
+class ScalingPolicy(_Model):
+    """One direction of the autoscaler's ``behavior``: how fast replicas may be added or removed.
+
+    Both ``percent`` and ``pods`` may be given; ``select_policy`` picks the larger (Max) or the
+    smaller (Min) change per period.
+    """
+
+    stabilization_window_seconds: int = Field(ge=0, le=3600)
+    percent: int | None = Field(None, gt=0, description="Change of up to this % of current pods per period.")
+    pods: int | None = Field(None, gt=0, description="Change of up to this many pods per period.")
+    period_seconds: int = Field(60, gt=0, le=1800)
+    select_policy: Literal["Max", "Min"] = "Max"
+
+    @model_validator(mode="after")
+    def _some_policy(self) -> ScalingPolicy:
+        if self.percent is None and self.pods is None:
+            raise ValueError("give percent, pods or both (allowed: percent, pods)")
+        return self
+
+
+class BusinessHours(_Model):
+    """A KEDA cron trigger: keep at least ``desired_replicas`` between ``start`` and ``end``."""
+
+    timezone: str = Field(min_length=1, description="IANA name, e.g. Europe/Berlin.")
+    start: str = Field(pattern=_CRON, description="5-field cron, e.g. '0 8 * * 1-5'.")
+    end: str = Field(pattern=_CRON)
+    desired_replicas: int = Field(ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (allowed: an IANA name such as "
+                             "Europe/Berlin or UTC)") from None
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _differs(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("start"):
+            raise ValueError("end must differ from start (allowed: another cron expression)")
+        return value
+
+
+class KedaSettings(_Model):
+    """The KEDA ScaledObject of the ``keda`` overlay (the ``hpa`` overlay ignores this)."""
+
+    server_address: str = Field("http://prometheus-operated.monitoring.svc:9090", pattern=r"^https?://")
+    polling_interval: int = Field(15, ge=1, description="Seconds between trigger queries.")
+    cooldown_period: int = Field(300, ge=0, description="Seconds (only for scaling to zero).")
+    initial_cooldown_period: int = Field(0, ge=0)
+    fallback_replicas: int = Field(2, ge=1, description="Replicas while Prometheus cannot be queried.")
+    failure_threshold: int = Field(3, ge=1, description="Failed queries before the fallback applies.")
+    business_hours: BusinessHours | None = None
+
+
+class Autoscaling(_Model):
+    """The Kubernetes side: workload, probes, resources, and the HPA or KEDA autoscaler.
+
+    ``queue_length_target`` is the average number of requests waiting for inference per pod that
+    the autoscaler aims at (the capacity dashboard draws it as the target line).
+    """
+
+    namespace: str = Field("agentwatch", pattern=_NAME, max_length=63)
+    image: str = Field("ghcr.io/agentwatch/agentwatch:0.1.0", min_length=1)
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    port: int = Field(8080, ge=1, le=65535)
+    min_replicas: int = Field(2, ge=1)
+    max_replicas: int = Field(10, ge=1)
+    queue_length_target: float = Field(8.0, gt=0)
+    inflight_target: float | None = Field(None, gt=0, description="Optional 2nd metric: requests in flight per pod.")
+    scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=0, percent=100, pods=4,
+                                            period_seconds=15)
+    scale_down: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=300, percent=50, period_seconds=60,
+                                              select_policy="Min")
+    keda: KedaSettings = KedaSettings()
+    requests: dict[ResourceName, str] = {"cpu": "1", "memory": "1Gi"}
+    limits: dict[ResourceName, str] = {"memory": "2Gi"}
+    torch_threads: int = Field(1, ge=1, description="AGENT_TORCH_THREADS: match the CPU request.")
+    startup_timeout_seconds: int = Field(120, ge=5, description="Longest cold start (model load) allowed.")
+    termination_grace_period_seconds: int = Field(30, ge=1)
+    redis_secret: str = Field("agentwatch-redis", pattern=_NAME, description="Secret holding REDIS_URL.")
+    redis_secret_key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]+$")
+    otlp_endpoint: str | None = Field(None, pattern=r"^https?://")
+    scrape_interval: str = Field("15s", pattern=_DURATION)
+    pdb_max_unavailable: int = Field(1, ge=1)
+    monitor_labels: dict[str, str] = Field({}, description="Labels the Prometheus selects monitors and "
+                                           "rules by, e.g. {release: kube-prometheus-stack}.")
+    adapter_namespace: str = Field("monitoring", pattern=_NAME, max_length=63)
+    adapter_config_map: str = Field("prometheus-adapter", pattern=_NAME)
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _max_not_below_min(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_replicas")
+        if low is not None and value < low:
+            raise ValueError(f"max_replicas {value} is below min_replicas {low} "
+                             "(allowed: max_replicas >= min_replicas)")
+        return value
+
+    @field_validator("monitor_labels")
+    @classmethod
+    def _k8s_label_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in value if not re.match(r"^([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$", k)]
+        if bad:
+            raise ValueError(f"invalid Kubernetes label key(s) {bad} (allowed: [prefix/]name, e.g. release)")
+        return value
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _quantities(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = {k: v for k, v in value.items() if not isinstance(v, str) or not re.match(_QUANTITY, v)}
+        if bad:
+            raise ValueError(f"invalid resource quantity {bad} (allowed: Kubernetes quantities such as "
+                             "'500m', '1', '1Gi' written as strings)")
+        return value
+
+
 class Spec(_Model):
     version: Literal["agentwatch/v1"]
     service: Service
@@ -311,8 +446,7 @@ class Spec(_Model):
     kpis: KPIs = KPIs()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     dashboards: Dashboards = Dashboards()
-    # Owned by the autoscaling work; it replaces this placeholder with a strict model.
-    autoscaling: dict[str, Any] | None = None
+    autoscaling: Autoscaling | None = None
 
     def sloth_id(self, slo: SLO) -> str:
         return f"{self.service.name}-{slo.name}"
