@@ -1,0 +1,115 @@
+"""The spec's ``autoscaling:`` section: hostile values fail with file, line and field; the CLI writes k8s/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from agentwatch import k8s
+from agentwatch.cli import _register_commands, app
+from agentwatch.k8s_autoscalers import quantity, quantity_text, scaled_object
+from agentwatch.spec import load_spec
+from agentwatch.spec.model import Autoscaling
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = """\
+version: agentwatch/v1
+service:
+  name: support-agent
+autoscaling:
+  namespace: support-agent
+  min_replicas: 2
+  max_replicas: 10
+  queue_length_target: 8
+  scale_down: {stabilization_window_seconds: 300, percent: 50}
+  requests: {cpu: "1", memory: 1Gi}
+  keda:
+    business_hours: {timezone: Europe/Berlin, start: "0 8 * * 1-5", end: "0 18 * * 1-5", desired_replicas: 3}
+"""
+
+# (id, replaced, replacement, line, field, words the message must contain)
+CASES = [
+    ("negative min replicas are rejected", "min_replicas: 2", "min_replicas: -1",
+     6, "autoscaling.min_replicas", ["greater than or equal to 1"]),
+    ("max below min is rejected", "max_replicas: 10", "max_replicas: 1",
+     7, "autoscaling.max_replicas", ["below min_replicas 2", "allowed: max_replicas >= min_replicas"]),
+    ("a queue-length target of 0 is rejected", "queue_length_target: 8", "queue_length_target: 0",
+     8, "autoscaling.queue_length_target", ["greater than 0"]),
+    ("a scaling policy without percent or pods is rejected", "percent: 50}", "period_seconds: 60}",
+     9, "autoscaling.scale_down", ["percent, pods"]),
+    ("a stabilisation window over an hour is rejected", "stabilization_window_seconds: 300",
+     "stabilization_window_seconds: 7200", 9, "autoscaling.scale_down.stabilization_window_seconds", ["3600"]),
+    ("a resource quantity that is no quantity is rejected", 'cpu: "1"', "cpu: one core",
+     10, "autoscaling.requests", ["one core", "quantities"]),
+    ("an unknown time zone is rejected", "Europe/Berlin", "Mars/Olympus",
+     12, "autoscaling.keda.business_hours.timezone", ["Mars/Olympus", "IANA"]),
+    ("a cron expression with four fields is rejected", '"0 18 * * 1-5"', '"0 18 * *"',
+     12, "autoscaling.keda.business_hours.end", ["0 18 * *"]),
+    ("an unknown autoscaling key lists the allowed ones", "  min_replicas: 2\n", "  min_replica: 2\n",
+     6, "autoscaling.min_replica", ["unknown field", "min_replicas", "queue_length_target"]),
+    ("a namespace that is no DNS label is rejected", "namespace: support-agent", "namespace: Support_Agent",
+     5, "autoscaling.namespace", ["Support_Agent"]),
+]
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    _register_commands()
+    return CliRunner()
+
+
+@pytest.mark.parametrize(("old", "new", "line", "field", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_hostile_values_fail_the_cli_with_file_line_and_field(
+        runner: CliRunner, tmp_path: Path, old: str, new: str, line: int, field: str, words: list[str]) -> None:
+    assert old in GOOD
+    spec = tmp_path / "agentwatch.yaml"
+    spec.write_text(GOOD.replace(old, new, 1))
+    result = runner.invoke(app, ["generate", "k8s", "--spec", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    message = next((m for m in result.stderr.splitlines() if m.startswith(f"{spec}:{line}: {field}: ")), None)
+    assert message is not None, result.stderr
+    for word in words:
+        assert word in message, message
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_good_spec_generates_every_file_under_out(runner: CliRunner, tmp_path: Path) -> None:
+    spec = tmp_path / "agentwatch.yaml"
+    spec.write_text(GOOD)
+    result = runner.invoke(app, ["generate", "k8s", "--spec", str(spec), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    expected = k8s.generate_all(load_spec(spec), spec.name)
+    for relative, text in expected.items():
+        assert (tmp_path / relative).read_text() == text
+    (cron,) = [t for t in scaled_object(load_spec(spec))["spec"]["triggers"] if t["type"] == "cron"]
+    assert cron["metadata"] == {"timezone": "Europe/Berlin", "start": "0 8 * * 1-5", "end": "0 18 * * 1-5",
+                                "desiredReplicas": "3"}
+
+
+def test_without_an_autoscaling_section_the_defaults_apply(tmp_path: Path) -> None:
+    spec = tmp_path / "agentwatch.yaml"
+    spec.write_text(GOOD.split("autoscaling:")[0])
+    files = k8s.generate_all(load_spec(spec), spec.name)
+    hpa = yaml.safe_load(files[f"{k8s.OVERLAYS['hpa']}/horizontalpodautoscaler.yaml"])
+    defaults = Autoscaling()
+    assert hpa["metadata"]["namespace"] == defaults.namespace
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (defaults.min_replicas, defaults.max_replicas)
+    assert len(hpa["spec"]["metrics"]) == 1  # no inflight_target: queue length only
+
+
+def test_generation_is_deterministic() -> None:
+    spec = load_spec(ROOT / "agentwatch.yaml")
+    assert k8s.generate_all(spec, "agentwatch.yaml") == k8s.generate_all(spec, "agentwatch.yaml")
+
+
+@pytest.mark.parametrize(("value", "as_quantity", "as_text"), [
+    (8.0, "8", "8"), (8, "8", "8"), (0.5, "500m", "0.5"), (2.25, "2250m", "2.25"), (12.0, "12", "12"),
+], ids=["8.0 is 8", "an int stays whole", "a half is 500m", "2.25 is 2250m", "12.0 is 12"])
+def test_targets_become_quantities_and_keda_numbers(value: float, as_quantity: str, as_text: str) -> None:
+    assert quantity(value) == as_quantity
+    assert quantity_text(value) == as_text
