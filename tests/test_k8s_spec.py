@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from agentwatch import k8s
 from agentwatch.cli import _register_commands, app
+from agentwatch.k8s_adapter import adapter_rules, render_metrics_query
 from agentwatch.k8s_autoscalers import quantity, quantity_text, scaled_object
 from agentwatch.spec import load_spec
 from agentwatch.spec.model import Autoscaling
@@ -113,3 +114,21 @@ def test_generation_is_deterministic() -> None:
 def test_targets_become_quantities_and_keda_numbers(value: float, as_quantity: str, as_text: str) -> None:
     assert quantity(value) == as_quantity
     assert quantity_text(value) == as_text
+
+
+def test_render_rejects_what_the_adapter_would_not_build() -> None:
+    rule = adapter_rules(load_spec(ROOT / "agentwatch.yaml"))[0]
+    with pytest.raises(ValueError, match="zero objects"):
+        render_metrics_query(rule, "ns", [])
+    with pytest.raises(ValueError, match="not supported"):
+        render_metrics_query({**rule, "metricsQuery": "<<.LabelValuesByName>>"}, "ns", ["a"])
+
+
+@pytest.mark.parametrize(("pods", "matchers"), [
+    (["a"], 'namespace="prod",pod="a"'),
+    (["a", "b"], 'namespace="prod",pod=~"a|b"'),
+], ids=["one pod gets an equality matcher", "several pods get a regex of names joined by |"])
+def test_render_orders_matchers_like_the_adapter(pods: list[str], matchers: str) -> None:
+    rule = adapter_rules(load_spec(ROOT / "agentwatch.yaml"))[0]
+    name = rule["name"]["as"]
+    assert render_metrics_query(rule, "prod", pods) == f"sum by (pod) ({name}{{{matchers}}})"
