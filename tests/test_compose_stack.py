@@ -153,7 +153,9 @@ def test_every_dependency_exists_is_acyclic_and_healthy_ones_have_a_health_check
         for dep, how in (service.get("depends_on") or {}).items():
             assert dep in services, f"{name} depends on unknown service {dep}"
             if how["condition"] == "service_healthy":
-                assert "healthcheck" in services[dep], f"{name} waits for {dep} to be healthy; it has no check"
+                check = services[dep].get("healthcheck") or {}
+                assert check.get("test") and not check.get("disable"), \
+                    f"{name} waits for {dep} to be healthy; it has no check"
     done: set[str] = set()
 
     def visit(name: str, path: tuple[str, ...]) -> None:
@@ -299,3 +301,12 @@ def test_the_dockerfile_builds_a_cpu_torch_non_root_offline_image_of_every_packa
     ignore = (COMPOSE_DIR / "agent.Dockerfile.dockerignore").read_text().splitlines()
     reincluded = {line[1:].split("/")[0] for line in ignore if line.startswith("!")}
     assert copied <= reincluded, f"excluded from the build context: {sorted(copied - reincluded)}"
+
+
+def test_agent_image_services_that_serve_no_agent_replace_the_images_readyz_check(services: dict) -> None:
+    others = [n for n, s in services.items() if s.get("build") and s["command"][:2] != ["agentwatch", "serve"]]
+    assert sorted(others) == ["alert-webhook", "loadgen"]
+    for name in others:
+        check = services[name].get("healthcheck") or {}
+        assert check.get("disable") or "8000/readyz" not in " ".join(check.get("test", [])), name
+        assert check, f"{name} would inherit the image's /readyz check on a port it does not serve"
