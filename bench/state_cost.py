@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -149,13 +150,16 @@ def main(argv: Sequence[str] | None = None) -> Result:
     lengths = [int(x) for x in args.lengths.split(",")]
     per_writer = args.turns_per_writer or (50 if args.quick else 400)
     pinning = Pinning.detect(not args.no_pin)
-    pinning.pin_self("load")
     print(f"state cost: {rounds} rounds x {samples} interleaved samples; {pinning.reason}", flush=True)
-    with RedisServer() as redis_server:
-        if pinning.used:
+    affinity = os.sched_getaffinity(0)
+    try:
+        pinning.pin_self("load")  # this process is the client; restored below for the next benchmark
+        with RedisServer() as redis_server:
             pin_process(redis_server.process.pid, pinning.server)
-        data = asyncio.run(measure(redis_server.url, lengths, samples, rounds))
-        race = asyncio.run(_concurrent_writers(redis_server.url, args.writers, per_writer))
+            data = asyncio.run(measure(redis_server.url, lengths, samples, rounds))
+            race = asyncio.run(_concurrent_writers(redis_server.url, args.writers, per_writer))
+    finally:
+        os.sched_setaffinity(0, affinity)
 
     result = Result("state_cost", "State cost vs history length (benchmark 4)", args.quick,
                     {"rounds": rounds, "samples_per_round": samples, "window": WINDOW,
