@@ -55,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> Result:
         done = 0
         for step in steps:
             ids = [f"card-{i}" for i in range(done, step)]
-            counts = asyncio.run(drive(agent.url, ids, concurrency=args.concurrency,
-                                       extra_requests=hostile_requests(done, step)))
+            with pinning.pin_self("load"):  # the client runs here, off the agent's CPU
+                counts = asyncio.run(drive(agent.url, ids, concurrency=args.concurrency,
+                                           extra_requests=hostile_requests(done, step)))
             done = step
             text, om = scrape(agent.url), scrape(agent.url, openmetrics=True)
             result.rows.append({"distinct ids and paths": step, "series (text)": text.series,

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -94,11 +94,17 @@ class Pinning:
         cpus = self.server if role == "server" else self.load
         return ["taskset", "-c", cpus, *command] if cpus else list(command)
 
-    def pin_self(self, role: str) -> None:
-        """Pin the calling process (e.g. a Python load generator) to the ``role`` CPUs."""
+    @contextlib.contextmanager
+    def pin_self(self, role: str) -> Iterator[None]:
+        """Pin the calling process (a Python load generator) to the ``role`` CPUs, then restore."""
         cpus = self.server if role == "server" else self.load
+        before = os.sched_getaffinity(0)
         if cpus:
             os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+        try:
+            yield
+        finally:
+            os.sched_setaffinity(0, before)
 
 
 class UvicornServer(ManagedProcess):

@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
         done = 0
         for checkpoint in checkpoints:
             ids = [f"mem-{i}" for i in range(done, checkpoint)]
-            counts = asyncio.run(drive(agent.url, ids, concurrency=args.concurrency, close=True))
+            with pinning.pin_self("load"):  # the client runs here, off the agent's CPU
+                counts = asyncio.run(drive(agent.url, ids, concurrency=args.concurrency, close=True))
             done = checkpoint
             rss = rss_bytes(agent.pid)
             result.rows.append({"conversations": checkpoint, "RSS MiB": rss / 2**20, "vs idle": rss / idle,

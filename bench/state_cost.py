@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -151,15 +150,10 @@ def main(argv: Sequence[str] | None = None) -> Result:
     per_writer = args.turns_per_writer or (50 if args.quick else 400)
     pinning = Pinning.detect(not args.no_pin)
     print(f"state cost: {rounds} rounds x {samples} interleaved samples; {pinning.reason}", flush=True)
-    affinity = os.sched_getaffinity(0)
-    try:
-        pinning.pin_self("load")  # this process is the client; restored below for the next benchmark
-        with RedisServer() as redis_server:
-            pin_process(redis_server.process.pid, pinning.server)
-            data = asyncio.run(measure(redis_server.url, lengths, samples, rounds))
-            race = asyncio.run(_concurrent_writers(redis_server.url, args.writers, per_writer))
-    finally:
-        os.sched_setaffinity(0, affinity)
+    with pinning.pin_self("load"), RedisServer() as redis_server:  # this process is the client
+        pin_process(redis_server.process.pid, pinning.server)
+        data = asyncio.run(measure(redis_server.url, lengths, samples, rounds))
+        race = asyncio.run(_concurrent_writers(redis_server.url, args.writers, per_writer))
 
     result = Result("state_cost", "State cost vs history length (benchmark 4)", args.quick,
                     {"rounds": rounds, "samples_per_round": samples, "window": WINDOW,
