@@ -36,13 +36,16 @@ def version() -> None:
 def generate_all(
     spec: str = typer.Option("agentwatch.yaml", "--spec", help="The agentwatch spec file."),
 ) -> None:
-    """Regenerate every committed artefact (rules, alert tests, dashboards) from the spec."""
+    """Regenerate every committed artefact (rules, alert tests, dashboards, compose, k8s, README
+    catalogue table) from the spec."""
     from agentwatch.alerts import write_all as write_rules
     from agentwatch.compose import write_compose
     from agentwatch.dashboards import write_all as write_dashboards
+    from agentwatch.docs import write_readme
     from agentwatch.k8s import write_all as write_k8s
 
-    for written in (*write_rules(spec), *write_dashboards(spec), *write_compose(spec), *write_k8s(spec)):
+    for written in (*write_rules(spec), *write_dashboards(spec), *write_compose(spec), *write_k8s(spec),
+                    *write_readme()):
         typer.echo(f"wrote {written}")
 
 

@@ -1,0 +1,31 @@
+"""The README's generated sections are current, and it documents every agent setting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+
+from agentwatch.agent.settings import AgentSettings
+from agentwatch.docs import catalogue_markdown, replace_section
+from agentwatch.telemetry import catalogue as c
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_catalogue_table_in_the_readme_is_current():
+    text = README.read_text()
+    assert replace_section(text, "catalogue", catalogue_markdown()) == text, "run `make generate`"
+
+
+def test_the_catalogue_table_lists_every_metric_once():
+    table = catalogue_markdown()
+    for metric in c.METRICS:
+        assert table.count(f"| `{metric.name}` |") == 1
+
+
+def test_the_readme_documents_every_agent_setting():
+    documented = set(re.findall(r"`((?:AGENT_|REDIS_)[A-Z_]+)`", README.read_text()))
+    settings = {"REDIS_URL" if f.name == "redis_url" else "AGENT_" + f.name.upper() for f in fields(AgentSettings)}
+    assert settings - documented == set()
+    assert documented - settings == set(), "the README documents settings the agent does not read"
