@@ -11,6 +11,7 @@
 | ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` | unset | OTLP/HTTP export target; unset: no export |
 | ``OTEL_TRACES_SAMPLER(_ARG)`` | parent-based ratio, ``1.0`` | standard sampler variables |
 | ``OTEL_TRACES_EXPORTER`` | ``otlp`` | ``none`` disables export |
+| ``AGENTWATCH_FASTAPI_INSTRUMENTATION`` | ``lean`` | ``contrib``: opentelemetry-instrumentation-fastapi spans |
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Self
+from typing import Literal, Self
 
 from agentwatch import __version__
 
@@ -54,6 +55,7 @@ class TelemetrySettings:
     sample_ratio: float = 1.0
     otlp_endpoint: str | None = None
     export_traces: bool = True
+    fastapi_instrumentation: Literal["lean", "contrib"] = "lean"
 
     @classmethod
     def from_env(cls, service_name: str = "agentwatch-agent", env: Mapping[str, str] | None = None,
@@ -66,6 +68,9 @@ class TelemetrySettings:
             raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]") from None
         if not 0.0 <= ratio <= 1.0:
             raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]")
+        instrumentation = env.get("AGENTWATCH_FASTAPI_INSTRUMENTATION", "lean").strip().lower()
+        if instrumentation not in ("lean", "contrib"):
+            raise ValueError(f"AGENTWATCH_FASTAPI_INSTRUMENTATION={instrumentation!r}: expected lean or contrib")
         settings = cls(
             service_name=env.get("OTEL_SERVICE_NAME") or service_name,
             environment=env.get("DEPLOYMENT_ENVIRONMENT", "dev"),
@@ -76,5 +81,6 @@ class TelemetrySettings:
             otlp_endpoint=(env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
                            or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
             export_traces=env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none",
+            fastapi_instrumentation=instrumentation,  # type: ignore[arg-type]
         )
         return replace(settings, **overrides) if overrides else settings

@@ -76,9 +76,10 @@ def test_plain_text_scrape_has_no_exemplars(receiver, monkeypatch):
     assert "trace_id" not in client.get("/metrics").text
 
 
-def test_server_span_is_lean_and_probes_are_not_traced(receiver, monkeypatch):
+@pytest.mark.parametrize("mode", ["lean", "contrib"], ids=["lean middleware", "contrib FastAPIInstrumentor"])
+def test_server_span_is_lean_and_probes_are_not_traced(receiver, monkeypatch, mode):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
-    tel = make_telemetry(receiver)
+    tel = make_telemetry(receiver, fastapi_instrumentation=mode)
     app = traced_app(tel)
 
     @app.get("/healthz")
@@ -97,6 +98,33 @@ def test_server_span_is_lean_and_probes_are_not_traced(receiver, monkeypatch):
     assert [s["name"] for s in server] == ["POST /v1/echo/{item}"]
     children = [s for s in receiver.spans if s["kind"] != 2]
     assert {s["parent_span_id"] for s in children} == {server[0]["span_id"]}
+    assert server[0]["attributes"]["http.route"] == "/v1/echo/{item}"
+    attributes = server[0]["attributes"]  # contrib still defaults to the old http.status_code name
+    assert attributes.get("http.response.status_code", attributes.get("http.status_code")) == 200
+
+
+@pytest.mark.parametrize("mode", ["lean", "contrib"], ids=["lean middleware", "contrib FastAPIInstrumentor"])
+def test_a_callers_trace_context_is_continued_and_5xx_marks_the_span_failed(receiver, monkeypatch, mode):
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    tel = make_telemetry(receiver, fastapi_instrumentation=mode)
+    app = FastAPI()
+
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise RuntimeError("kaput")
+
+    tel.instrument_app(app)
+    caller_trace, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/boom", headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"})
+    assert response.status_code == 500
+    tel.shutdown()
+    (server,) = [s for s in receiver.spans if s["kind"] == 2]
+    assert server["trace_id"] == caller_trace
+    assert server["parent_span_id"] == caller_span
+    assert server["status"] == 2  # STATUS_CODE_ERROR
+    assert tel.registry.get_sample_value(
+        c.REQUEST_DURATION.count, {"route": "/boom", "method": "GET", "code": "500"}) == 1
 
 
 @pytest.mark.parametrize(("opt_in", "captured"), [("false", False), ("true", True)],
