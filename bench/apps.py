@@ -4,7 +4,8 @@ All three are the same FastAPI app (``POST /v1/ping`` answering ``{"ok": true}``
 ``GET /healthz``); they differ only in instrumentation:
 
 * ``plain_app`` — no telemetry at all (the baseline);
-* ``ours_app`` — ``Telemetry.instrument_app`` (lean server spans, request metrics, ``/metrics``);
+* ``ours_app`` — ``Telemetry.instrument_app`` (server spans, request metrics, ``/metrics``; the
+  span path follows ``AGENTWATCH_FASTAPI_INSTRUMENTATION``: ``lean`` by default, or ``contrib``);
 * ``stock_app`` — ``FastAPIInstrumentor.instrument_app(app)`` with its defaults and the global SDK
   tracer provider.
 

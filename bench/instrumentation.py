@@ -1,7 +1,8 @@
 """Benchmark 2: instrumentation overhead on an empty FastAPI route.
 
-The same app (see :mod:`agentwatch.bench.apps`) served three ways — no telemetry, our
-``Telemetry.instrument_app``, stock ``FastAPIInstrumentor.instrument_app(app)`` — each by uvicorn
+The same app (see :mod:`agentwatch.bench.apps`) served four ways — no telemetry, our
+``Telemetry.instrument_app`` (lean, the default), ours with ``AGENTWATCH_FASTAPI_INSTRUMENTATION=contrib``,
+stock ``FastAPIInstrumentor.instrument_app(app)`` — each by uvicorn
 (1 worker) in its own process pinned to the server CPU, all running at once. ``wrk`` loads one at
 a time, alternating, for several rounds. Traced variants sample 100% and export over real
 OTLP/HTTP to a local receiver that counts the spans. Target: ours ≥ 70% of the baseline's req/s.
@@ -32,10 +33,12 @@ from agentwatch.bench.wrk import WrkStats, run_wrk
 
 __all__ = ["FACTORIES", "main"]
 
+#: variant → (uvicorn factory, extra environment)
 FACTORIES = {
-    "none": "agentwatch.bench.apps:plain_app",
-    "ours": "agentwatch.bench.apps:ours_app",
-    "stock": "agentwatch.bench.apps:stock_app",
+    "none": ("agentwatch.bench.apps:plain_app", {}),
+    "ours": ("agentwatch.bench.apps:ours_app", {"AGENTWATCH_FASTAPI_INSTRUMENTATION": "lean"}),
+    "contrib": ("agentwatch.bench.apps:ours_app", {"AGENTWATCH_FASTAPI_INSTRUMENTATION": "contrib"}),
+    "stock": ("agentwatch.bench.apps:stock_app", {}),
 }
 BODY = '{"text": "ping"}'
 TARGET = 0.70
@@ -47,8 +50,9 @@ def measure(variants: Sequence[str], rounds: int, seconds: float, connections: i
     with OtlpSink() as sink, contextlib.ExitStack() as stack:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_TRACES_SAMPLER_ARG": "1.0",
                "AGENTWATCH_TELEMETRY": "on"}
-        servers = dict(zip(variants, start_all(stack, [UvicornServer(FACTORIES[v], cpus=pinning, env=env)
-                                                        for v in variants]), strict=True))
+        servers = dict(zip(variants, start_all(stack, [
+            UvicornServer(FACTORIES[v][0], cpus=pinning, env={**env, **FACTORIES[v][1]}) for v in variants]),
+            strict=True))
 
         def once(variant: str, _round: int, duration: float = seconds) -> WrkStats:
             server = servers[variant]
@@ -60,7 +64,7 @@ def measure(variants: Sequence[str], rounds: int, seconds: float, connections: i
 
         def show(variant: str, r: int, stats: WrkStats) -> None:
             if log:
-                print(f"  round {r + 1}/{rounds} {variant:>5}: {stats.rps:8.0f} req/s  p99 {stats.p99_ms:6.1f} ms"
+                print(f"  round {r + 1}/{rounds} {variant:>7}: {stats.rps:8.0f} req/s  p99 {stats.p99_ms:6.1f} ms"
                       f"  CPU {stats.cpu_ms_per_request * 1e3:5.0f} µs/req  non-2xx {stats.non_2xx}", flush=True)
 
         results = alternate(variants, rounds, once, show)
@@ -73,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> Result:
     parser.add_argument("--seconds", type=float, default=None, help="wrk duration per run (default 10, quick 3)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="wrk threads (default: 1 when pinned, else 2)")
-    parser.add_argument("--variants", default="none,ours,stock", help="comma-separated: none, ours, stock")
+    parser.add_argument("--variants", default="none,ours,contrib,stock",
+                        help="comma-separated: none, ours (lean, the default), contrib (ours with "
+                             "AGENTWATCH_FASTAPI_INSTRUMENTATION=contrib), stock")
     args = parser.parse_args(argv)
     rounds = rounds_for(args)
     seconds = args.seconds or (3 if args.quick else 10)
@@ -109,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> Result:
         result.targets.append(Target("ours / no telemetry, req/s", f">= {TARGET:.0%}", ours, ours >= TARGET,
                                      note=f"server CPU per request: {by_variant['ours']['CPU ratio']:.2f} "
                                           "of the baseline's efficiency"))
+    if "contrib" in by_variant:
+        result.notes.append(f"ours with AGENTWATCH_FASTAPI_INSTRUMENTATION=contrib (the contrib FastAPI instrumentor, "
+                            f"lean options) keeps {by_variant['contrib']['ratio (medians)']:.0%}")
     if "stock" in by_variant:
         result.notes.append(f"stock FastAPIInstrumentor defaults keep {by_variant['stock']['ratio (medians)']:.0%} "
                             "of the baseline (the issue quotes about a third)")
