@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import NoOpTracerProvider, Span, SpanKind, Status, StatusCode
@@ -23,7 +24,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from agentwatch.telemetry import genai
 from agentwatch.telemetry.catalogue import BUILD_INFO, MetricDef
-from agentwatch.telemetry.metrics import Metrics
+from agentwatch.telemetry.metrics import Metrics, exemplar_of
 from agentwatch.telemetry.settings import TelemetrySettings
 from agentwatch.telemetry.tracing import build_tracer_provider
 
@@ -60,20 +61,22 @@ class Telemetry:
         ``internal``) and is re-raised; the duration is recorded either way.
         """
         start = time.perf_counter()
-        with self.tracer.start_as_current_span(name, kind=kind, attributes=attributes,
-                                               record_exception=False,
-                                               set_status_on_exception=False) as span:
-            try:
-                yield span
-            except BaseException as exc:
-                if span.is_recording():
-                    span.record_exception(exc)
-                    self.set_error(span, getattr(exc, "error_class", "internal"))
-                raise
-            finally:
-                if metric is not None:
-                    # Observed inside the span so the exemplar is this span's trace.
-                    self.metrics.observe(metric, time.perf_counter() - start, **(labels or {}))
+        # start_span + attach: the same as start_as_current_span, without its layers of wrappers.
+        span = self.tracer.start_span(name, kind=kind, attributes=attributes)
+        token = otel_context.attach(trace.set_span_in_context(span))
+        try:
+            yield span
+        except BaseException as exc:
+            if span.is_recording():
+                span.record_exception(exc)
+                self.set_error(span, getattr(exc, "error_class", "internal"))
+            raise
+        finally:
+            if metric is not None and self.metrics.enabled:
+                self.metrics.child(metric, **(labels or {})).observe(time.perf_counter() - start,
+                                                                      exemplar=exemplar_of(span))
+            otel_context.detach(token)
+            span.end()
 
     @staticmethod
     def set_error(span: Span, error_class: str) -> None:

@@ -31,7 +31,7 @@ from starlette.responses import Response
 from agentwatch.telemetry.catalogue import HTTP_METHODS, INFLIGHT_REQUESTS, OTHER, REQUEST_DURATION
 from agentwatch.telemetry.exposition import render_metrics
 from agentwatch.telemetry.labels import UNMATCHED_ROUTE
-from agentwatch.telemetry.metrics import Metrics
+from agentwatch.telemetry.metrics import Metrics, exemplar_of
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["RequestMetricsMiddleware", "ServerTelemetryMiddleware", "instrument_app"]
 
 _METHODS = frozenset(HTTP_METHODS)
-_PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+#: Request-histogram children cached per (route, method, code); the key space is closed anyway.
+_CHILD_CACHE_SIZE = 4096
 
 
 class RequestMetricsMiddleware:
@@ -88,6 +89,10 @@ class ServerTelemetryMiddleware:
         self.tracer = telemetry.tracer
         self.metrics = telemetry.metrics
         self.excluded = frozenset(excluded)
+        self.inflight = telemetry.metrics.child(INFLIGHT_REQUESTS)
+        self.histograms: dict[tuple[str, str, int], Any] = {}
+        # Header names the configured propagators read (OTEL_PROPAGATORS), as ASGI bytes.
+        self.propagation_headers = frozenset(f.lower().encode("latin-1") for f in propagate.get_global_textmap().fields)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("path") in self.excluded:
@@ -96,7 +101,7 @@ class ServerTelemetryMiddleware:
         start = time.perf_counter()
         method = scope.get("method", "")
         method = method if method in _METHODS else OTHER
-        parent = _extract_parent(scope)
+        parent = self._extract_parent(scope)
         span = self.tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes={
             "http.request.method": method, "url.path": scope.get("path", ""),
             "url.scheme": scope.get("scheme", "http")})
@@ -109,33 +114,42 @@ class ServerTelemetryMiddleware:
                 status = message["status"]
             await send(message)
 
-        self.metrics.add(INFLIGHT_REQUESTS, 1)
+        self.inflight.inc()
         try:
             await self.app(scope, receive, send_wrapper)
         except BaseException as exc:
             span.record_exception(exc)
             raise
         finally:
-            self.metrics.add(INFLIGHT_REQUESTS, -1)
+            self.inflight.dec()
             template = getattr(scope.get("route"), "path", None)
-            route = template or UNMATCHED_ROUTE
-            if template and span.is_recording():
-                span.update_name(f"{method} {template}")
-                span.set_attribute("http.route", template)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            self.metrics.observe(REQUEST_DURATION, time.perf_counter() - start, route=route, method=method,
-                                 code=str(status))
+            if span.is_recording():
+                if template:
+                    span.update_name(f"{method} {template}")
+                    span.set_attributes({"http.route": template, "http.response.status_code": status})
+                else:
+                    span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+            self._histogram(template or UNMATCHED_ROUTE, method, status).observe(
+                time.perf_counter() - start, exemplar=exemplar_of(span))
             otel_context.detach(token)
             span.end()
 
+    def _histogram(self, route: str, method: str, status: int) -> Any:
+        key = (route, method, status)
+        child = self.histograms.get(key)
+        if child is None:
+            child = self.metrics.child(REQUEST_DURATION, route=route, method=method, code=str(status))
+            if len(self.histograms) < _CHILD_CACHE_SIZE:
+                self.histograms[key] = child
+        return child
 
-def _extract_parent(scope: dict) -> otel_context.Context | None:
-    """The caller's trace context, decoded only when the request carries propagation headers."""
-    carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
-               if k in _PROPAGATION_HEADERS}
-    return propagate.extract(carrier) if carrier else None
+    def _extract_parent(self, scope: dict) -> otel_context.Context | None:
+        """The caller's trace context, decoded only when the request carries propagation headers."""
+        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())
+                   if k in self.propagation_headers}
+        return propagate.extract(carrier) if carrier else None
 
 
 def instrument_app(app: FastAPI, telemetry: Telemetry, *,

@@ -19,19 +19,24 @@ from prometheus_client.metrics import MetricWrapperBase
 from agentwatch.telemetry.catalogue import METRICS, MetricDef
 from agentwatch.telemetry.labels import LabelPolicy
 
-__all__ = ["EXEMPLAR_TRACE_ID", "Metrics", "current_exemplar"]
+__all__ = ["EXEMPLAR_TRACE_ID", "Metrics", "current_exemplar", "exemplar_of"]
 
 #: Exemplar label holding the trace id; Grafana's exemplarTraceIdDestinations names it.
 EXEMPLAR_TRACE_ID = "trace_id"
 EXEMPLAR_SPAN_ID = "span_id"
 
 
-def current_exemplar() -> dict[str, str] | None:
-    """Trace and span id of the active span, if it is sampled (unsampled traces are never stored)."""
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid or not ctx.trace_flags.sampled:
+def exemplar_of(span: trace.Span) -> dict[str, str] | None:
+    """Trace and span id of ``span`` if it is sampled (unsampled traces are never stored)."""
+    ctx = span.get_span_context()
+    if not ctx.trace_flags.sampled or not ctx.is_valid:
         return None
     return {EXEMPLAR_TRACE_ID: format(ctx.trace_id, "032x"), EXEMPLAR_SPAN_ID: format(ctx.span_id, "016x")}
+
+
+def current_exemplar() -> dict[str, str] | None:
+    """The exemplar of the active span, if it is sampled."""
+    return exemplar_of(trace.get_current_span())
 
 
 def _build(metric: MetricDef, registry: CollectorRegistry) -> MetricWrapperBase:
@@ -61,6 +66,13 @@ class Metrics:
     def allow(self, label: str, values: Iterable[str]) -> None:
         """Register per-process label values (``route``, ``model``, ``version``) at start-up."""
         self.policy.allow(label, values)
+
+    def child(self, metric: MetricDef, **labels: str) -> MetricWrapperBase:
+        """The label-checked prometheus_client child, for hot paths that cache it.
+
+        Recording on it bypasses the off switch: callers check ``enabled`` once, up front.
+        """
+        return self._child(metric, labels)
 
     def _child(self, metric: MetricDef, labels: dict[str, str]) -> MetricWrapperBase:
         try:
