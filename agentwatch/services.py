@@ -31,6 +31,7 @@ from typing import Self
 __all__ = [
     "AgentProcess",
     "AlertmanagerServer",
+    "HttpProcess",
     "ManagedProcess",
     "PrometheusServer",
     "RedisServer",
@@ -88,8 +89,11 @@ class ManagedProcess:
     """A child process in its own temporary directory, stopped (and the directory removed) on exit."""
 
     name = "process"
+    #: Seconds ``start()`` waits for ``ready()`` by default.
+    start_timeout = 30.0
 
     def __init__(self) -> None:
+        self.env: dict[str, str] | None = None  # None: inherit this process's environment
         self.port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"agentwatch-{self.name}-"))
         self.log_path = self.workdir / "output.log"
@@ -101,14 +105,15 @@ class ManagedProcess:
     def ready(self) -> bool:
         raise NotImplementedError
 
-    def start(self, timeout: float = 30.0) -> Self:
+    def start(self, timeout: float | None = None) -> Self:
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+            self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, env=self.env,
             start_new_session=True,
         )
         try:
-            wait_until(lambda: self._alive() and self.ready(), timeout, f"{self.name} on port {self.port}")
+            wait_until(lambda: self._alive() and self.ready(), timeout or self.start_timeout,
+                       f"{self.name} on port {self.port}")
         except ServiceError as exc:
             self.stop()
             raise ServiceError(f"{exc}; its output:\n{self.output()}") from None
@@ -254,13 +259,28 @@ class AlertmanagerServer(ManagedProcess):
 
 
 
-class AgentProcess(ManagedProcess):
+class HttpProcess(ManagedProcess):
+    """A process serving HTTP on ``self.port``; ready when ``ready_path`` answers 200."""
+
+    ready_path = "/healthz"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1) as response:
+            return response.status == 200
+
+
+class AgentProcess(HttpProcess):
     """The reference agent (``agentwatch serve``) as a real process on a free port.
 
     ``env`` is added to the current environment (e.g. ``REDIS_URL``, fault-injection switches).
     """
 
     name = "agent"
+    start_timeout = 120.0  # model load and warm-up, on a busy machine
 
     def __init__(self, env: dict[str, str] | None = None, ready_path: str = "/readyz",
                  port: int | None = None) -> None:
@@ -270,25 +290,6 @@ class AgentProcess(ManagedProcess):
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
         self.ready_path = ready_path
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def command(self) -> list[str]:
         return [sys.executable, "-m", "agentwatch", "serve", "--host", "127.0.0.1",
                 "--port", str(self.port)]
-
-    def start(self, timeout: float = 120.0) -> Self:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log,
-                                        stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        try:
-            wait_until(lambda: self._alive() and self.ready(), timeout, f"agent on port {self.port}")
-        except ServiceError as exc:
-            self.stop()
-            raise ServiceError(f"{exc}; its output:\n{self.output()}") from None
-        return self
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1) as response:
-            return response.status == 200

@@ -26,14 +26,13 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-from agentwatch.services import ManagedProcess, ServiceError, wait_until
+from agentwatch.services import HttpProcess
 
 __all__ = [
     "QUICK_DIR",
@@ -107,10 +106,11 @@ class Pinning:
             os.sched_setaffinity(0, before)
 
 
-class UvicornServer(ManagedProcess):
+class UvicornServer(HttpProcess):
     """``uvicorn --factory <factory>`` (1 worker, no access log) on a free port, optionally pinned."""
 
     name = "uvicorn"
+    start_timeout = 60.0
 
     def __init__(self, factory: str, *, cpus: Pinning | None = None, env: Mapping[str, str] | None = None,
                  ready_path: str = "/healthz") -> None:
@@ -118,29 +118,10 @@ class UvicornServer(ManagedProcess):
         self.factory, self.pinning, self.ready_path = factory, cpus, ready_path
         self.env = {**os.environ, **(env or {})}
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "uvicorn", "--factory", self.factory, "--host", "127.0.0.1",
                "--port", str(self.port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
         return self.pinning.wrap(cmd, "server") if self.pinning else cmd
-
-    def start(self, timeout: float = 60.0) -> Self:
-        log = self.log_path.open("wb")
-        self.process = subprocess.Popen(self.command(), cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
-                                        env=self.env, start_new_session=True)
-        try:
-            wait_until(lambda: self._alive() and self.ready(), timeout, f"{self.factory} on port {self.port}")
-        except ServiceError as exc:
-            self.stop()
-            raise ServiceError(f"{exc}; its output:\n{self.output()}") from None
-        return self
-
-    def ready(self) -> bool:
-        with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=1) as response:
-            return response.status == 200
 
 
 def start_all(stack: contextlib.ExitStack, services: Sequence[T]) -> list[T]:

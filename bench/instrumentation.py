@@ -28,8 +28,8 @@ from agentwatch.bench.harness import (
     start_all,
     summarize,
 )
-from agentwatch.bench.otlp_sink import OtlpSink
 from agentwatch.bench.wrk import WrkStats, run_wrk
+from agentwatch.otlp_receiver import OtlpReceiver
 
 __all__ = ["FACTORIES", "main"]
 
@@ -47,7 +47,7 @@ TARGET = 0.70
 def measure(variants: Sequence[str], rounds: int, seconds: float, connections: int, threads: int | None,
             pinning: Pinning, log: bool = True) -> tuple[dict[str, list[WrkStats]], int]:
     """Start every variant, warm each up, then alternate wrk runs; return stats and spans exported."""
-    with OtlpSink() as sink, contextlib.ExitStack() as stack:
+    with OtlpReceiver(keep_spans=False) as sink, contextlib.ExitStack() as stack:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_TRACES_SAMPLER_ARG": "1.0",
                "AGENTWATCH_TELEMETRY": "on"}
         servers = dict(zip(variants, start_all(stack, [

@@ -31,9 +31,9 @@ from agentwatch.bench.harness import (
     summarize,
 )
 from agentwatch.bench.model_limit import ModelWorker
-from agentwatch.bench.otlp_sink import OtlpSink
 from agentwatch.bench.workload import MESSAGES
 from agentwatch.bench.wrk import run_wrk
+from agentwatch.otlp_receiver import OtlpReceiver
 from agentwatch.services import RedisServer
 from agentwatch.telemetry import catalogue as c
 
@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     batch_sizes: dict[str, list[float]] = {v: [] for v in variants if v.startswith("agent")}
     latencies: dict[str, list[float]] = {v: [] for v in variants if v.startswith("agent")}
     cpu_per_message: dict[str, list[float]] = {v: [] for v in variants}
-    with OtlpSink() as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
+    with OtlpReceiver(keep_spans=False) as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
         pin_process(redis_server.process.pid, pinning.load)
         otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint}
         subjects = start_all(stack, [

@@ -30,9 +30,9 @@ from agentwatch.bench.harness import (
     start_all,
     summarize,
 )
-from agentwatch.bench.otlp_sink import OtlpSink
 from agentwatch.bench.workload import MESSAGES
 from agentwatch.bench.wrk import WrkStats, run_wrk
+from agentwatch.otlp_receiver import OtlpReceiver
 from agentwatch.services import RedisServer
 
 __all__ = ["main"]
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     print(f"telemetry overhead: {rounds} rounds x {seconds:g}s per variant; {pinning.reason}", flush=True)
     variants = ["off", "on"]
     scrapes = 0
-    with OtlpSink() as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
+    with OtlpReceiver(keep_spans=False) as sink, RedisServer() as redis_server, contextlib.ExitStack() as stack:
         pin_process(redis_server.process.pid, pinning.load)
         on, off = start_all(stack, [
             PinnedAgent(redis_server.url, pinning, {"AGENTWATCH_TELEMETRY": "on", "OTEL_TRACES_SAMPLER_ARG": "1.0",

@@ -10,8 +10,8 @@ import re
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from otlp_receiver import OtlpReceiver
 
+from agentwatch.otlp_receiver import OtlpReceiver
 from agentwatch.telemetry import Telemetry, TelemetrySettings, configure_logging, genai
 from agentwatch.telemetry import catalogue as c
 
