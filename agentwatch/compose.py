@@ -17,8 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentwatch.alerts.alertmanager import alertmanager_config
+from agentwatch.artefacts import write_generated
 from agentwatch.otel_collector import COLLECTOR_CONFIG, collector_config
-from agentwatch.spec import Spec, load_spec
+from agentwatch.spec import Spec
 from agentwatch.spec.model import Receiver
 
 __all__ = [
@@ -64,12 +65,4 @@ def generate_compose(spec: Spec, source: str) -> dict[str, str]:
 
 def write_compose(spec_file: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Load ``spec_file`` and write ``generate_compose`` under ``out_dir`` (default: the spec's folder)."""
-    spec_path = Path(spec_file)
-    root = Path(out_dir) if out_dir is not None else spec_path.parent
-    written = []
-    for relative, text in generate_compose(load_spec(spec_path), spec_path.name).items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        written.append(target)
-    return written
+    return write_generated(generate_compose, spec_file, out_dir)

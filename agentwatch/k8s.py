@@ -26,10 +26,11 @@ import yaml
 from agentwatch.alerts import GENERATED_DIR
 from agentwatch.alerts import generate_all as generate_alerts
 from agentwatch.alerts.writers import dump_yaml, header
+from agentwatch.artefacts import write_generated
 from agentwatch.k8s_adapter import adapter_config, adapter_config_map
 from agentwatch.k8s_autoscalers import horizontal_pod_autoscaler, scaled_object
 from agentwatch.k8s_workload import deployment, pod_disruption_budget, service, service_monitor, settings
-from agentwatch.spec import Spec, load_spec
+from agentwatch.spec import Spec
 
 __all__ = ["BASE", "K8S_DIR", "OVERLAYS", "generate_all", "write_all"]
 
@@ -100,12 +101,4 @@ def generate_all(spec: Spec, spec_path_label: str) -> dict[str, str]:
 
 def write_all(spec_file: str | Path, out_dir: str | Path | None = None) -> list[Path]:
     """Load ``spec_file`` and write ``generate_all`` under ``out_dir`` (default: the spec's folder)."""
-    spec_path = Path(spec_file)
-    root = Path(out_dir) if out_dir is not None else spec_path.parent
-    written = []
-    for relative, text in generate_all(load_spec(spec_path), spec_path.name).items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        written.append(target)
-    return written
+    return write_generated(generate_all, spec_file, out_dir)

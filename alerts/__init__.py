@@ -23,7 +23,7 @@ from agentwatch.alerts.sli_rules import sli_rules
 from agentwatch.alerts.slo_alerts import slo_alerts
 from agentwatch.alerts.unit_tests import slo_unit_tests
 from agentwatch.alerts.writers import prometheus_rule, rule_file
-from agentwatch.spec import Spec, load_spec
+from agentwatch.spec import Spec
 
 __all__ = [
     "GENERATED_DIR",
@@ -83,12 +83,6 @@ def generate_all(spec: Spec, spec_path_label: str, time_scale: int = 1) -> dict[
 
 def write_all(spec_file: str | Path, out_dir: str | Path | None = None, time_scale: int = 1) -> list[Path]:
     """Load ``spec_file`` and write ``generate_all`` under ``out_dir`` (default: the spec's folder)."""
-    spec_path = Path(spec_file)
-    root = Path(out_dir) if out_dir is not None else spec_path.parent
-    written = []
-    for relative, text in generate_all(load_spec(spec_path), spec_path.name, time_scale).items():
-        target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        written.append(target)
-    return written
+    from agentwatch.artefacts import write_generated
+
+    return write_generated(lambda spec, label: generate_all(spec, label, time_scale), spec_file, out_dir)

@@ -150,18 +150,8 @@ def write_all(spec: Any = "agentwatch.yaml", out_dir: Path | str | None = None,
     ``spec`` is a spec file (loaded and validated; ``out_dir`` defaults to its folder), a loaded
     spec, or ``None`` (defaults; ``out_dir`` defaults to the current directory).
     """
-    if isinstance(spec, str | Path):
-        from agentwatch.spec import load_spec
+    from agentwatch.artefacts import write_files, write_generated
 
-        spec_path = Path(spec)
-        root = Path(out_dir) if out_dir is not None else spec_path.parent
-        spec, label = load_spec(spec_path), spec_path.name
-    else:
-        root = Path(out_dir) if out_dir is not None else Path(".")
-    written = []
-    for relpath, text in generate_all(spec, label).items():
-        path = root / relpath
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-        written.append(path)
-    return written
+    if isinstance(spec, str | Path):
+        return write_generated(generate_all, spec, out_dir)
+    return write_files(generate_all(spec, label), Path(".") if out_dir is None else out_dir)
