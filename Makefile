@@ -29,7 +29,7 @@ $(PY):
 # torch first, pinned: the CPU build lies on disk; an unpinned torch pulls gigabytes of CUDA wheels.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q --disable-pip-version-check torch==2.13.0
-	$(PIP) install -q --disable-pip-version-check -e '.[test,bench]'
+	$(PIP) install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install agentwatch with its test extras (idempotent)

@@ -16,6 +16,7 @@ from agentwatch.dashboards.grafana import TimeContext, duration, interpolate, ne
 from agentwatch.dashboards.layout import Cell, Section, place
 from agentwatch.dashboards.units import format_value
 from agentwatch.spec import load_spec
+from agentwatch.telemetry import catalogue as c
 
 _register_commands()
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def test_all_expands_to_all_value_or_the_option_list() -> None:
 @pytest.mark.parametrize(("expr", "k8s"), [
     ('kube_deployment_spec_replicas{namespace=~".*"}', True),
     ("container_memory_working_set_bytes or on () process_resident_memory_bytes", False),
-    ("agent_queue_length", False),
+    (c.QUEUE_LENGTH.name, False),
 ], ids=["kube-state-metrics only", "cAdvisor with a process fallback", "agent metric"])
 def test_needs_kubernetes(expr: str, k8s: bool) -> None:
     assert needs_kubernetes(expr) is k8s
