@@ -39,6 +39,7 @@ from agentwatch.services import (
     RedisServer,
     ServiceError,
     free_port,
+    prometheus_config,
 )
 from agentwatch.telemetry import catalogue as c
 
@@ -95,26 +96,6 @@ def generate_rules(out: Path, time_scale: int, inbox_url: str) -> tuple[list[Pat
         text = text.replace(f"http://127.0.0.1:9094{path_part}", f"{inbox_url}{path_part}")
     alertmanager.write_text(text)
     return rule_files, alertmanager
-
-
-def prometheus_config(targets: list[str], rule_files: list[Path], alertmanager_port: int) -> str:
-    rules = "\n".join(f"  - {p}" for p in rule_files)
-    scrape = ", ".join(f"'{t}'" for t in targets)
-    return f"""global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-{rules}
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: ['127.0.0.1:{alertmanager_port}']
-scrape_configs:
-  - job_name: agent
-    scrape_interval: 1s
-    static_configs:
-      - targets: [{scrape}]
-"""
 
 
 def status_table(prometheus: PrometheusServer, inbox: AlertInbox) -> Table:
@@ -179,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         agent_b = AgentProcess(env).start()
         stack.callback(lambda: agent_b.close())
         targets = [f"127.0.0.1:{agent_a.port}", f"127.0.0.1:{agent_b.port}"]
-        prometheus = stack.enter_context(PrometheusServer(prometheus_config(targets, rule_files,
-                                                                                alertmanager.port)))
+        prometheus = stack.enter_context(PrometheusServer(prometheus_config(
+            targets, rule_files, alertmanager=f"127.0.0.1:{alertmanager.port}")))
         console.print(f"Prometheus   {prometheus.url}\nAlertmanager {alertmanager.url}\n"
                       f"agents       {agent_a.url} {agent_b.url}")
 

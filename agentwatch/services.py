@@ -23,10 +23,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+import yaml
 
 __all__ = [
     "AgentProcess",
@@ -38,6 +40,7 @@ __all__ = [
     "ServiceError",
     "free_port",
     "http_get_json",
+    "prometheus_config",
     "wait_until",
 ]
 
@@ -181,6 +184,20 @@ class RedisServer(ManagedProcess):
                 sock.recv(64)
             sock.sendall(b"PING\r\n")
             return sock.recv(64).startswith(b"+PONG")
+
+
+def prometheus_config(targets: Sequence[str], rule_files: Sequence[str | Path] = (),
+                      alertmanager: str | None = None, interval: str = "1s", job: str = "agent") -> str:
+    """A Prometheus config scraping ``targets`` as one job, loading ``rule_files`` and (optionally)
+    sending alerts to the Alertmanager at ``host:port``. Short intervals: local runs and tests."""
+    config: dict = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
+    }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 class PrometheusServer(ManagedProcess):

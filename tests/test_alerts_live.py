@@ -16,7 +16,14 @@ import yaml
 
 from agentwatch.alerts import KPI_RULES, generate_all, slo_rules_path
 from agentwatch.alerts import conventions as cv
-from agentwatch.services import AgentProcess, AlertmanagerServer, PrometheusServer, RedisServer, wait_until
+from agentwatch.services import (
+    AgentProcess,
+    AlertmanagerServer,
+    PrometheusServer,
+    RedisServer,
+    prometheus_config,
+    wait_until,
+)
 from agentwatch.spec import load_spec
 from agentwatch.spec.model import AlertmanagerSettings, Receiver
 
@@ -76,13 +83,8 @@ def test_availability_page_fires_and_reaches_the_webhook(redis_server: RedisServ
     stop = threading.Event()
     with AgentProcess(env={"REDIS_URL": redis_server.url, "AGENT_FAULT_ERROR_RATIO": "0.5"}) as agent, \
             AlertmanagerServer(files["alerts/generated/alertmanager.yaml"]) as am:
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": rule_paths,
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am.port}"]}]}]},
-            "scrape_configs": [{"job_name": "agent", "static_configs": [{"targets": [f"127.0.0.1:{agent.port}"]}]}],
-        }
-        with PrometheusServer(yaml.safe_dump(config)) as prom:
+        config = prometheus_config([f"127.0.0.1:{agent.port}"], rule_paths, alertmanager=f"127.0.0.1:{am.port}")
+        with PrometheusServer(config) as prom:
             loader = threading.Thread(target=_load, args=(agent.url, stop), daemon=True)
             loader.start()
             try:

@@ -37,7 +37,7 @@ from agentwatch.dashboards.grafana import (
     resolve_variables,
 )
 from agentwatch.loadgen import LoadStats, Persona, run_conversation, run_load
-from agentwatch.services import AgentProcess, PrometheusServer, RedisServer, wait_until
+from agentwatch.services import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
 from agentwatch.spec import load_spec
 from agentwatch.telemetry import catalogue as c
 
@@ -58,20 +58,6 @@ class LiveSession:
     def context(self) -> TimeContext:
         now = time.time()
         return TimeContext(end=now, range_s=now - self.started + 5, scrape_s=15)
-
-
-def _prometheus_config(target: str, rule_files: list[Path]) -> str:
-    rules = "\n".join(f"  - {p}" for p in rule_files)
-    return f"""global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files:
-{rules}
-scrape_configs:
-  - job_name: agent
-    static_configs:
-      - targets: ['{target}']
-"""
 
 
 #: An escalation the human then closes: the agent records it as outcome ``escalated``.
@@ -105,7 +91,7 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
     assert rule_files, f"no rule files among {sorted(files)}"
     env = {"REDIS_URL": redis_server.url, "AGENT_FAULT_ERROR_RATIO": "0.05"}
     with AgentProcess(env) as agent, PrometheusServer(
-            _prometheus_config(f"127.0.0.1:{agent.port}", rule_files),
+            prometheus_config([f"127.0.0.1:{agent.port}"], rule_files),
             ["--enable-feature=exemplar-storage"]) as prometheus:
         started = time.time()
         stats = asyncio.run(_load(agent.url))
