@@ -6,6 +6,8 @@ modules stay small and independent.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 app = typer.Typer(
@@ -39,14 +41,15 @@ def generate_all(
     """Regenerate every committed artefact (rules, alert tests, dashboards, compose, k8s, README
     catalogue table) from the spec."""
     from agentwatch.alerts import write_all as write_rules
+    from agentwatch.commands.spec import write_artefacts
     from agentwatch.compose import write_compose
     from agentwatch.dashboards import write_all as write_dashboards
     from agentwatch.docs import write_readme
     from agentwatch.k8s import write_all as write_k8s
 
-    for written in (*write_rules(spec), *write_dashboards(spec), *write_compose(spec), *write_k8s(spec),
-                    *write_readme()):
-        typer.echo(f"wrote {written}")
+    spec_dir = Path(spec).parent
+    write_artefacts(lambda: (*write_rules(spec), *write_dashboards(spec), *write_compose(spec), *write_k8s(spec),
+                             *write_readme(spec_dir / "README.md")))
 
 
 def _register_commands() -> None:

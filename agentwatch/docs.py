@@ -43,9 +43,14 @@ def replace_section(text: str, name: str, body: str) -> str:
 
 
 def write_readme(readme: str | Path = "README.md") -> list[Path]:
-    """Rewrite the generated sections of ``readme``; returns it if it changed."""
+    """Rewrite the generated sections of ``readme``; returns it if it changed.
+
+    A README without the markers (another project's spec folder) is left alone.
+    """
     path = Path(readme)
-    text = path.read_text()
+    text = path.read_text() if path.is_file() else ""
+    if "<!-- catalogue:begin -->" not in text:
+        return []
     new = replace_section(text, "catalogue", catalogue_markdown())
     if new == text:
         return []

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from agentwatch.cli import generate_app
-from agentwatch.commands.spec import fail
-from agentwatch.spec import SpecError
+from agentwatch.commands.spec import write_artefacts
 
 __all__ = ["generate_compose"]
 
@@ -22,9 +21,4 @@ def generate_compose(
     """Write compose/alertmanager/alertmanager.yaml and otel-collector/config.yaml from the spec."""
     from agentwatch.compose import write_compose
 
-    try:
-        written = write_compose(spec, out)
-    except SpecError as err:
-        raise fail(err) from None
-    for path in written:
-        typer.echo(str(path))
+    write_artefacts(lambda: write_compose(spec, out))

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from agentwatch.cli import generate_app
-from agentwatch.commands.spec import fail
-from agentwatch.spec import SpecError
+from agentwatch.commands.spec import write_artefacts
 
 __all__ = ["generate_k8s"]
 
@@ -21,9 +20,4 @@ def generate_k8s(
     """Write k8s/base and k8s/overlays/{hpa,keda} (apply one overlay with `kubectl apply -k`)."""
     from agentwatch.k8s import write_all
 
-    try:
-        written = write_all(spec, out)
-    except SpecError as err:
-        raise fail(err) from None
-    for path in written:
-        typer.echo(str(path))
+    write_artefacts(lambda: write_all(spec, out))

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from agentwatch.cli import generate_app
-from agentwatch.commands.spec import fail
-from agentwatch.spec import SpecError
+from agentwatch.commands.spec import write_artefacts
 
 __all__ = ["generate_rules"]
 
@@ -23,11 +22,6 @@ def generate_rules(
     """Write alerts/generated/*.yaml and the promtool tests in alerts/tests/ from the spec."""
     from agentwatch.alerts import write_all
 
-    try:
-        written = write_all(spec, out, time_scale)
-    except SpecError as err:
-        raise fail(err) from None
-    for path in written:
-        typer.echo(str(path))
+    write_artefacts(lambda: write_all(spec, out, time_scale))
     if time_scale != 1:
         typer.echo(f"time-scaled by {time_scale}: for demos only, never deploy these rules", err=True)

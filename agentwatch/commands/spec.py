@@ -6,7 +6,7 @@ traceback.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import typer
@@ -22,6 +22,16 @@ def fail(err: SpecError) -> typer.Exit:
     """Print a spec error on stderr and return the exit to raise."""
     typer.echo(str(err), err=True)
     return typer.Exit(1)
+
+
+def write_artefacts(write: Callable[[], Iterable[Path]]) -> None:
+    """Run a generator's writer, list what it wrote; a spec error is one message and exit 1."""
+    try:
+        written = list(write())
+    except SpecError as err:
+        raise fail(err) from None
+    for path in written:
+        typer.echo(str(path))
 
 
 @app.command()
