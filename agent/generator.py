@@ -20,9 +20,9 @@ from dataclasses import dataclass
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
-from agentwatch.agent.model import quiet_transformers
+from agentwatch.agent.model import load_pretrained
 
 __all__ = ["Generation", "Generator"]
 
@@ -51,12 +51,7 @@ class Generator:
     @classmethod
     def load(cls, path: str, *, name: str, threads: int | None = None) -> Generator:
         start = time.perf_counter()
-        quiet_transformers()
-        if threads:
-            torch.set_num_threads(threads)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-        model.eval()
+        tokenizer, model = load_pretrained(path, AutoModelForCausalLM, threads)
         context = int(getattr(model.config, "n_positions", 0) or getattr(model.config, "max_position_embeddings",
                                                                          0) or 1024)
         gen = cls(tokenizer, model, name, context)

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is a local directory; never ask the hub
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -22,7 +23,7 @@ from transformers.utils import logging as hf_logging
 
 from agentwatch.agent.intents import load_intents
 
-__all__ = ["Classification", "IntentModel", "quiet_transformers"]
+__all__ = ["Classification", "IntentModel", "load_pretrained", "quiet_transformers"]
 
 #: Tokens per input; longer messages are truncated (the intent is in the first sentences).
 MAX_TOKENS = 128
@@ -32,6 +33,18 @@ def quiet_transformers() -> None:
     """No progress bars or advisory warnings on stderr: the agent logs JSON lines only."""
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+def load_pretrained(path: str, auto_model: type, threads: int | None = None) -> tuple[Any, Any]:
+    """Tokenizer and model (``auto_model``: AutoModel, AutoModelForCausalLM) from local files only,
+    in eval mode; the one loader both the intent model and the generator use."""
+    quiet_transformers()
+    if threads:
+        torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = auto_model.from_pretrained(path, local_files_only=True)
+    model.eval()
+    return tokenizer, model
 
 
 @dataclass(frozen=True)
@@ -59,12 +72,7 @@ class IntentModel:
              intents: Mapping[str, Sequence[str]] | None = None) -> IntentModel:
         """Read tokenizer and weights from ``path`` (local files only) and build the prototypes."""
         start = time.perf_counter()
-        quiet_transformers()
-        if threads:
-            torch.set_num_threads(threads)
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        encoder = AutoModel.from_pretrained(path, local_files_only=True)
-        encoder.eval()
+        tokenizer, encoder = load_pretrained(path, AutoModel, threads)
         model = cls(tokenizer, encoder, intents or load_intents(), name)
         model.load_seconds = time.perf_counter() - start
         return model
