@@ -32,7 +32,7 @@ from rich.table import Table
 from agentwatch import promql as q
 from agentwatch.alerts import conventions as conv
 from agentwatch.loadgen import run_load
-from agentwatch.services import (
+from agentwatch.local.processes import (
     AgentProcess,
     AlertmanagerServer,
     PrometheusServer,

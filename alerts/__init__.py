@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 GENERATED_DIR = "alerts/generated"
-TESTS_DIR = "alerts/tests"
+TESTS_DIR = f"{GENERATED_DIR}/tests"
 KPI_RULES = f"{GENERATED_DIR}/kpi-rules.yaml"
 
 
@@ -73,7 +73,7 @@ def generate_all(spec: Spec, spec_path_label: str, time_scale: int = 1) -> dict[
     if time_scale == 1:
         for slo_def in spec.slos:
             order = [g["name"] for g in by_slo[slo_def.name]]
-            rules = "../generated/" + slo_rules_path(slo_def.name).rsplit("/", 1)[1]
+            rules = "../" + slo_rules_path(slo_def.name).rsplit("/", 1)[1]
             for step, speed in ((1, "fast"), (5, "slow")):
                 tests = slo_unit_tests(ctx, slo_def, spec_path_label, order, step, rules)
                 if tests is not None:

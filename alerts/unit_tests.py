@@ -1,4 +1,4 @@
-"""Generate one promtool unit-test file per SLO (``alerts/tests/slo-<name>-test.yaml``).
+"""Generate one promtool unit-test file per SLO (``alerts/generated/tests/slo-<name>-test.yaml``).
 
 Scenarios, each a sentence: a sustained burn at each tier fires exactly that tier; a spike
 shorter than the short window fires nothing; a recovered service resolves; zero traffic stays

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from prometheus_client.parser import text_string_to_metric_families
 
 from agentwatch.bench.harness import Pinning
-from agentwatch.services import AgentProcess
+from agentwatch.local.processes import AgentProcess
 
 __all__ = ["PinnedAgent", "Scrape", "pin_process", "rss_bytes", "scrape"]
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from agentwatch.bench.agents import PinnedAgent, pin_process, scrape
 from agentwatch.bench.harness import Pinning, Result, Target, base_parser, finish
 from agentwatch.bench.workload import drive
-from agentwatch.services import RedisServer
+from agentwatch.local.processes import RedisServer
 
 __all__ = ["hostile_requests", "main"]
 

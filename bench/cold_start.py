@@ -35,7 +35,7 @@ from agentwatch.bench.harness import (
     rounds_for,
     summarize,
 )
-from agentwatch.services import RedisServer
+from agentwatch.local.processes import RedisServer
 from agentwatch.telemetry import catalogue as c
 
 __all__ = ["main"]

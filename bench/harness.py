@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agentwatch.services import HttpProcess
+from agentwatch.local.processes import HttpProcess
 
 __all__ = [
     "QUICK_DIR",

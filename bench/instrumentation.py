@@ -29,7 +29,7 @@ from agentwatch.bench.harness import (
     summarize,
 )
 from agentwatch.bench.wrk import WrkStats, run_wrk
-from agentwatch.otlp_receiver import OtlpReceiver
+from agentwatch.local.otlp_receiver import OtlpReceiver
 
 __all__ = ["FACTORIES", "main"]
 

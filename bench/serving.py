@@ -33,8 +33,8 @@ from agentwatch.bench.harness import (
 from agentwatch.bench.model_limit import ModelWorker
 from agentwatch.bench.workload import MESSAGES
 from agentwatch.bench.wrk import run_wrk
-from agentwatch.otlp_receiver import OtlpReceiver
-from agentwatch.services import RedisServer
+from agentwatch.local.otlp_receiver import OtlpReceiver
+from agentwatch.local.processes import RedisServer
 from agentwatch.telemetry import catalogue as c
 
 __all__ = ["main"]

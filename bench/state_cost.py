@@ -38,7 +38,7 @@ from agentwatch.bench.harness import (
     rounds_for,
 )
 from agentwatch.bench.workload import AGENT_REPLY, USER_MESSAGE
-from agentwatch.services import RedisServer
+from agentwatch.local.processes import RedisServer
 
 __all__ = ["main"]
 

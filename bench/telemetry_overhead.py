@@ -32,8 +32,8 @@ from agentwatch.bench.harness import (
 )
 from agentwatch.bench.workload import MESSAGES
 from agentwatch.bench.wrk import WrkStats, run_wrk
-from agentwatch.otlp_receiver import OtlpReceiver
-from agentwatch.services import RedisServer
+from agentwatch.local.otlp_receiver import OtlpReceiver
+from agentwatch.local.processes import RedisServer
 
 __all__ = ["main"]
 

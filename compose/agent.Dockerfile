@@ -26,6 +26,9 @@ COPY telemetry ./telemetry
 COPY agent ./agent
 COPY alerts ./alerts
 COPY dashboards ./dashboards
+COPY k8s ./k8s
+COPY compose ./compose
+COPY otel-collector ./otel-collector
 COPY bench ./bench
 RUN pip install ".[agent]" \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin agentwatch

@@ -138,8 +138,8 @@ def generate_all(spec: Any = None, label: str = "agentwatch.yaml") -> dict[str, 
         data = provisioning_form(dashboard)
         files[f"{PROVISIONING_DIR}/{stem}.json"] = _json(data)
         files[f"{IMPORT_DIR}/{stem}.json"] = _json(import_form(data))
-    files["dashboards/provisioning/datasources/agentwatch.yaml"] = provisioning.datasources(header)
-    files["dashboards/provisioning/dashboards/agentwatch.yaml"] = provisioning.dashboards_provider(header)
+    files["dashboards/generated/grafana-provisioning/datasources/agentwatch.yaml"] = provisioning.datasources(header)
+    files["dashboards/generated/grafana-provisioning/dashboards/agentwatch.yaml"] = provisioning.dashboards_provider(header)
     return files
 
 

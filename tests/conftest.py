@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from agentwatch.services import RedisServer
+from agentwatch.local.processes import RedisServer
 
 # Tests run with strict labels: an out-of-set label value raises instead of folding into "other".
 os.environ.setdefault("AGENTWATCH_STRICT_LABELS", "true")

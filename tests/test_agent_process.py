@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from typer.testing import CliRunner
 
-from agentwatch.services import AgentProcess
+from agentwatch.local.processes import AgentProcess
 from agentwatch.telemetry import catalogue as c
 
 

@@ -16,7 +16,7 @@ from redis.crc import key_slot
 
 from agentwatch.agent.errors import AgentError
 from agentwatch.agent.state import ConversationStore, meta_key, turns_key
-from agentwatch.services import RedisServer
+from agentwatch.local.processes import RedisServer
 
 pytestmark = pytest.mark.live
 

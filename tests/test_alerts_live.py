@@ -16,7 +16,7 @@ import yaml
 
 from agentwatch.alerts import KPI_RULES, generate_all, slo_rules_path
 from agentwatch.alerts import conventions as cv
-from agentwatch.services import (
+from agentwatch.local.processes import (
     AgentProcess,
     AlertmanagerServer,
     PrometheusServer,

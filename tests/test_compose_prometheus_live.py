@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentwatch.services import AgentProcess, PrometheusServer, RedisServer, http_get_json, wait_until
+from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, http_get_json, wait_until
 from agentwatch.telemetry import catalogue as c
 
 ROOT = Path(__file__).resolve().parents[1]

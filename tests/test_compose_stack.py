@@ -184,7 +184,7 @@ def _config_urls() -> list[tuple[str, str]]:
             for sc in am["static_configs"] for t in sc["targets"]]
     alertmanager = yaml.safe_load((ROOT / ALERTMANAGER_CONFIG).read_text())
     out += [("alertmanager", w["url"]) for r in alertmanager["receivers"] for w in r["webhook_configs"]]
-    datasources = yaml.safe_load((ROOT / "dashboards/provisioning/datasources/agentwatch.yaml").read_text())
+    datasources = yaml.safe_load((ROOT / "dashboards/generated/grafana-provisioning/datasources/agentwatch.yaml").read_text())
     out += [("grafana", d["url"]) for d in datasources["datasources"]]
     return out
 

@@ -17,7 +17,7 @@ import pytest
 
 from agentwatch.compose import ALERTMANAGER_CONFIG
 from agentwatch.otel_collector import COLLECTOR_CONFIG
-from agentwatch.webhook_logger import make_server
+from agentwatch.local.webhook import make_server
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -37,7 +37,7 @@ from agentwatch.dashboards.grafana import (
     resolve_variables,
 )
 from agentwatch.loadgen import LoadStats, Persona, run_conversation, run_load
-from agentwatch.services import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
+from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
 from agentwatch.spec import load_spec
 from agentwatch.telemetry import catalogue as c
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from agentwatch.k8s_adapter import adapter_rules, render_metrics_query
-from agentwatch.k8s_autoscalers import keda_queries
-from agentwatch.k8s_workload import settings
-from agentwatch.services import AgentProcess, PrometheusServer, RedisServer, wait_until
+from agentwatch.k8s.adapter import adapter_rules, render_metrics_query
+from agentwatch.k8s.autoscalers import keda_queries
+from agentwatch.k8s.workload import settings
+from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, wait_until
 from agentwatch.spec import Spec, load_spec
 from agentwatch.telemetry import catalogue as c
 

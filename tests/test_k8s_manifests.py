@@ -19,7 +19,7 @@ import yaml
 
 from agentwatch import k8s
 from agentwatch.alerts import GENERATED_DIR
-from agentwatch.k8s_adapter import autoscaling_metrics
+from agentwatch.k8s.adapter import autoscaling_metrics
 from agentwatch.spec import load_spec
 from agentwatch.telemetry import catalogue as c
 
@@ -63,7 +63,7 @@ def schema_errors(obj: dict[str, Any]) -> list[str]:
 
 @cache
 def built(overlay: str) -> tuple[dict[str, Any], ...]:
-    """``kubectl kustomize k8s/overlays/<overlay>``, parsed (fails the test if the build fails)."""
+    """``kubectl kustomize k8s/generated/overlays/<overlay>``, parsed (fails the test if the build fails)."""
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.fail("kubectl is not installed; it builds the overlays (kustomize is built in)")

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from agentwatch import k8s
 from agentwatch.cli import _register_commands, app
-from agentwatch.k8s_adapter import adapter_rules, render_metrics_query
-from agentwatch.k8s_autoscalers import quantity, quantity_text, scaled_object
+from agentwatch.k8s.adapter import adapter_rules, render_metrics_query
+from agentwatch.k8s.autoscalers import quantity, quantity_text, scaled_object
 from agentwatch.spec import load_spec
 from agentwatch.spec.model import Autoscaling
 

@@ -1,4 +1,4 @@
-"""The OTel Collector config (otel-collector/config.yaml), checked without the Collector binary.
+"""The OTel Collector config (otel-collector/generated/config.yaml), checked without the Collector binary.
 
 No otelcol-contrib runs here, so these checks encode what was verified in the component sources
 (each component's metadata.yaml ``type``, README required keys, the contrib 0.159.0 manifest):

@@ -19,9 +19,9 @@ from agentwatch.telemetry import catalogue as c
 ROOT = Path(__file__).parent.parent
 SPEC = load_spec(ROOT / "agentwatch.yaml")
 FILES = generate_all(SPEC, "agentwatch.yaml")
-RULE_FILES = sorted(p for p in FILES if p.startswith(GENERATED_DIR) and p.endswith(".yaml")
+RULE_FILES = sorted(p for p in FILES if p.startswith(GENERATED_DIR) and not p.startswith(TESTS_DIR)
                     and "alertmanager" not in p and "prometheusrule" not in p)
-PROMTOOL_TESTS = sorted([p for p in FILES if p.startswith(TESTS_DIR)] + [f"{TESTS_DIR}/kpi-test.yaml"])
+PROMTOOL_TESTS = sorted([p for p in FILES if p.startswith(TESTS_DIR)] + ["alerts/tests/kpi-test.yaml"])
 
 
 @pytest.mark.parametrize("path", sorted(FILES), ids=lambda p: f"{p} matches a fresh generation")
@@ -45,7 +45,7 @@ def test_promtool_check_rules(path: str) -> None:
 
 def test_promtool_unit_tests_pass() -> None:
     """Generated per-SLO scenarios and hand-written KPI tests, run side by side (2 cores)."""
-    procs = {p: subprocess.Popen(["promtool", "test", "rules", Path(p).name], cwd=ROOT / TESTS_DIR,
+    procs = {p: subprocess.Popen(["promtool", "test", "rules", str(ROOT / p)], cwd=ROOT / Path(p).parent,
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for p in PROMTOOL_TESTS}
     failures = {p: proc.communicate()[0] for p, proc in procs.items()}
@@ -169,7 +169,7 @@ def test_time_scaled_rules_are_valid_and_shrink_windows_only(tmp_path: Path) -> 
 
 def test_kpi_test_series_are_catalogue_metrics() -> None:
     known = {s for m in c.METRICS for s in m.series_names}
-    tests = yaml.safe_load((ROOT / TESTS_DIR / "kpi-test.yaml").read_text())["tests"]
+    tests = yaml.safe_load((ROOT / "alerts/tests/kpi-test.yaml").read_text())["tests"]
     names = {s["series"].split("{")[0] for t in tests for s in t["input_series"]}
     assert names <= known, names - known
 

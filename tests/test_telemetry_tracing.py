@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from agentwatch.otlp_receiver import OtlpReceiver
+from agentwatch.local.otlp_receiver import OtlpReceiver
 from agentwatch.telemetry import Telemetry, TelemetrySettings, configure_logging, genai
 from agentwatch.telemetry import catalogue as c
 

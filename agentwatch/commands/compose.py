@@ -18,7 +18,7 @@ def generate_compose(
     out: Path | None = typer.Option(None, "--out", help="Root to write compose/alertmanager/ and "
                                     "otel-collector/ under (default: the spec's folder)."),
 ) -> None:
-    """Write compose/alertmanager/alertmanager.yaml and otel-collector/config.yaml from the spec."""
+    """Write compose/generated/alertmanager.yaml and otel-collector/generated/config.yaml from the spec."""
     from agentwatch.compose import write_compose
 
     write_artefacts(lambda: write_compose(spec, out))

@@ -17,7 +17,7 @@ def generate_k8s(
     spec: Path = typer.Option(Path("agentwatch.yaml"), "--spec", help="The agentwatch spec."),
     out: Path | None = typer.Option(None, "--out", help="Root to write k8s/ under (default: the spec's folder)."),
 ) -> None:
-    """Write k8s/base and k8s/overlays/{hpa,keda} (apply one overlay with `kubectl apply -k`)."""
+    """Write k8s/generated/base and k8s/generated/overlays/{hpa,keda} (apply one overlay with `kubectl apply -k`)."""
     from agentwatch.k8s import write_all
 
     write_artefacts(lambda: write_all(spec, out))

@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from agentwatch.services import free_port
+from agentwatch.local.processes import free_port
 
 __all__ = ["OtlpReceiver"]
 

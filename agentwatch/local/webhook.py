@@ -6,7 +6,7 @@ shows which alert went where. ``GET /healthz`` answers 200 for the container hea
 
 Usage::
 
-    python -m agentwatch.webhook_logger --host 0.0.0.0 --port 9094
+    python -m agentwatch.local.webhook --host 0.0.0.0 --port 9094
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def make_server(host: str, port: int, out: TextIO = sys.stdout) -> ThreadingHTTP
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m agentwatch.webhook_logger", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m agentwatch.local.webhook", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9094, help="port (default 9094)")
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@ knob comes from the spec's ``autoscaling:`` section (defaults when it is absent)
 
 Usage::
 
-    from agentwatch.k8s_workload import deployment
+    from agentwatch.k8s.workload import deployment
     deployment(load_spec("agentwatch.yaml"))["spec"]["template"]["spec"]["containers"][0]["image"]
 """
 

@@ -1,10 +1,10 @@
 """Generated configs of the docker compose stack (``compose/``), from the spec.
 
-* ``compose/alertmanager/alertmanager.yaml``: the spec's Alertmanager routing, with every receiver
-  URL pointed at the ``alert-webhook`` service (``agentwatch.webhook_logger``). Built by the alerts
+* ``compose/generated/alertmanager.yaml``: the spec's Alertmanager routing, with every receiver
+  URL pointed at the ``alert-webhook`` service (``agentwatch.local.webhook``). Built by the alerts
   generator itself (``alertmanager_config``) on a copy of the spec, so routing, grouping and
   inhibition stay identical to ``alerts/generated/alertmanager.yaml``.
-* ``otel-collector/config.yaml``: see ``agentwatch.otel_collector``.
+* ``otel-collector/generated/config.yaml``: see ``agentwatch.otel_collector``.
 
 Usage::
 
@@ -32,7 +32,7 @@ __all__ = [
     "write_compose",
 ]
 
-ALERTMANAGER_CONFIG = "compose/alertmanager/alertmanager.yaml"
+ALERTMANAGER_CONFIG = "compose/generated/alertmanager.yaml"
 #: The webhook logger service of compose/docker-compose.yaml.
 WEBHOOK_URL = "http://alert-webhook:9094"
 RECEIVERS = ("page", "ticket", "default")

@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from agentwatch import promql as q
-from agentwatch.k8s_adapter import autoscaling_metrics
-from agentwatch.k8s_workload import metadata, settings
+from agentwatch.k8s.adapter import autoscaling_metrics
+from agentwatch.k8s.workload import metadata, settings
 from agentwatch.spec.model import ScalingPolicy, Spec
 
 __all__ = ["behavior", "horizontal_pod_autoscaler", "keda_queries", "quantity", "quantity_text", "scaled_object"]

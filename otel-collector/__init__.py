@@ -2,7 +2,7 @@
 
 Input: the spec (the strictest latency-SLO threshold becomes the "slow trace" cut-off) and the
 catalogue (span-metric buckets = the request-duration buckets). Output: the text of
-``otel-collector/config.yaml`` for ``otel/opentelemetry-collector-contrib``. Pure: no I/O.
+``otel-collector/generated/config.yaml`` for ``otel/opentelemetry-collector-contrib``. Pure: no I/O.
 
 Pipelines (why: ``otel-collector/README.md``)::
 
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Where the generated config is committed (relative to the repository root).
-COLLECTOR_CONFIG = "otel-collector/config.yaml"
+COLLECTOR_CONFIG = "otel-collector/generated/config.yaml"
 #: Jaeger v2's OTLP/gRPC receiver, as the compose service name resolves it.
 JAEGER_OTLP = "jaeger:4317"
 SPANMETRICS_PORT = 8889

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentwatch import promql as q
-from agentwatch.k8s_workload import settings
+from agentwatch.k8s.workload import settings
 from agentwatch.spec.model import Spec
 from agentwatch.telemetry import catalogue as c
 

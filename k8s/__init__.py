@@ -2,9 +2,9 @@
 
 Layout (paths relative to the repository root)::
 
-    k8s/base/               Deployment, Service, ServiceMonitor, PodDisruptionBudget, PrometheusRule
-    k8s/overlays/hpa/       base + autoscaling/v2 HPA + prometheus-adapter ConfigMap
-    k8s/overlays/keda/      base + KEDA ScaledObject (never together with the HPA)
+    k8s/generated/base/               Deployment, Service, ServiceMonitor, PodDisruptionBudget, PrometheusRule
+    k8s/generated/overlays/hpa/       base + autoscaling/v2 HPA + prometheus-adapter ConfigMap
+    k8s/generated/overlays/keda/      base + KEDA ScaledObject (never together with the HPA)
 
 The PrometheusRule is the alerts generator's ``alerts/generated/prometheusrule.yaml``, byte for
 byte. Pure: ``generate_all`` does no I/O; ``write_all`` writes its result.
@@ -27,14 +27,14 @@ from agentwatch.alerts import GENERATED_DIR
 from agentwatch.alerts import generate_all as generate_alerts
 from agentwatch.alerts.writers import dump_yaml, header
 from agentwatch.artefacts import write_generated
-from agentwatch.k8s_adapter import adapter_config, adapter_config_map
-from agentwatch.k8s_autoscalers import horizontal_pod_autoscaler, scaled_object
-from agentwatch.k8s_workload import deployment, pod_disruption_budget, service, service_monitor, settings
+from agentwatch.k8s.adapter import adapter_config, adapter_config_map
+from agentwatch.k8s.autoscalers import horizontal_pod_autoscaler, scaled_object
+from agentwatch.k8s.workload import deployment, pod_disruption_budget, service, service_monitor, settings
 from agentwatch.spec import Spec
 
 __all__ = ["BASE", "K8S_DIR", "OVERLAYS", "generate_all", "write_all"]
 
-K8S_DIR = "k8s"
+K8S_DIR = "k8s/generated"
 BASE = f"{K8S_DIR}/base"
 OVERLAYS = {"hpa": f"{K8S_DIR}/overlays/hpa", "keda": f"{K8S_DIR}/overlays/keda"}
 _PROMETHEUS_RULE = f"{GENERATED_DIR}/prometheusrule.yaml"
