@@ -32,6 +32,7 @@ from agentwatch.dashboards.config import DashboardConfig, from_spec
 
 __all__ = [
     "BUILDERS",
+    "GRAFANA_PROVISIONING_DIR",
     "IMPORT_DIR",
     "PROVISIONING_DIR",
     "build_all",
@@ -43,6 +44,7 @@ __all__ = [
 
 PROVISIONING_DIR = "dashboards/generated/provisioning"
 IMPORT_DIR = "dashboards/generated/import"
+GRAFANA_PROVISIONING_DIR = "dashboards/generated/grafana-provisioning"
 GRAFANA_VERSION = "10.4.0"
 
 #: File stem → builder; the order is the order of the dashboard links and the renders.
@@ -138,8 +140,8 @@ def generate_all(spec: Any = None, label: str = "agentwatch.yaml") -> dict[str, 
         data = provisioning_form(dashboard)
         files[f"{PROVISIONING_DIR}/{stem}.json"] = _json(data)
         files[f"{IMPORT_DIR}/{stem}.json"] = _json(import_form(data))
-    files["dashboards/generated/grafana-provisioning/datasources/agentwatch.yaml"] = provisioning.datasources(header)
-    files["dashboards/generated/grafana-provisioning/dashboards/agentwatch.yaml"] = provisioning.dashboards_provider(header)
+    files[f"{GRAFANA_PROVISIONING_DIR}/datasources/agentwatch.yaml"] = provisioning.datasources(header)
+    files[f"{GRAFANA_PROVISIONING_DIR}/dashboards/agentwatch.yaml"] = provisioning.dashboards_provider(header)
     return files
 
 

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from agentwatch.compose import ALERTMANAGER_CONFIG, RECEIVERS, generate_compose
+from agentwatch.dashboards.export import GRAFANA_PROVISIONING_DIR
 from agentwatch.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,7 +185,8 @@ def _config_urls() -> list[tuple[str, str]]:
             for sc in am["static_configs"] for t in sc["targets"]]
     alertmanager = yaml.safe_load((ROOT / ALERTMANAGER_CONFIG).read_text())
     out += [("alertmanager", w["url"]) for r in alertmanager["receivers"] for w in r["webhook_configs"]]
-    datasources = yaml.safe_load((ROOT / "dashboards/generated/grafana-provisioning/datasources/agentwatch.yaml").read_text())
+    datasources = yaml.safe_load(
+        (ROOT / GRAFANA_PROVISIONING_DIR / "datasources/agentwatch.yaml").read_text())
     out += [("grafana", d["url"]) for d in datasources["datasources"]]
     return out
 

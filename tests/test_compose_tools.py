@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from agentwatch.compose import ALERTMANAGER_CONFIG
-from agentwatch.otel_collector import COLLECTOR_CONFIG
 from agentwatch.local.webhook import make_server
+from agentwatch.otel_collector import COLLECTOR_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 
