@@ -11,8 +11,9 @@ Routes: ``POST /v1/conversations/{id}/messages``, ``GET /v1/conversations/{id}``
 instead when it is set. Every non-2xx response is ``{"error": {"class", "message"}}`` with a class
 from the catalogue.
 
-Middleware, outermost first: server span and request metrics (telemetry), body size and time
-limit, admission control (:mod:`agentwatch.agent.admission`), the error boundary, the routes.
+Middleware, outermost first: the front door (body size and time limits, admission control:
+:mod:`agentwatch.agent.admission`), server span and request metrics (telemetry), cancel on client
+disconnect, the error boundary, the routes.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from agentwatch import __version__
-from agentwatch.agent.admission import AdmissionMiddleware
+from agentwatch.agent.admission import AdmissionMiddleware, CancelOnDisconnectMiddleware
 from agentwatch.agent.errors import ERROR_RESPONSES, UNKNOWN_ROUTE_CLASS, AgentError
-from agentwatch.agent.middleware import BodyLimitMiddleware, ErrorBoundaryMiddleware, error_response
+from agentwatch.agent.middleware import ErrorBoundaryMiddleware, error_response
 from agentwatch.agent.model import IntentModel
 from agentwatch.agent.probes import METRICS_PATH, OPS_PATHS, probe_router
 from agentwatch.agent.service import AgentService
@@ -177,11 +178,11 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
         app.include_router(probe_router(service))
     _install_error_handlers(app, tel)
     app.add_middleware(ErrorBoundaryMiddleware, tel=tel)
-    app.add_middleware(AdmissionMiddleware, tel=tel, limit=settings.max_inflight,
-                       retry_after=service.batcher.retry_after_s)
-    app.add_middleware(BodyLimitMiddleware, tel=tel, max_bytes=settings.max_body_bytes,
-                       timeout_s=settings.body_timeout_ms / 1000)
+    app.add_middleware(CancelOnDisconnectMiddleware)
     tel.instrument_app(app, excluded_paths=OPS_PATHS, metrics_path=METRICS_PATH)
+    app.add_middleware(AdmissionMiddleware, tel=tel, limit=service.admission_limit,  # outermost: added last
+                       max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_ms / 1000,
+                       retry_after=service.batcher.retry_after_s, routes=app.router.routes)
     if settings.admin_port:  # the telemetry library always serves /metrics; here the admin port does
-        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != METRICS_PATH]
+        app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != METRICS_PATH]
     return app

@@ -1,4 +1,6 @@
-"""HTTP edge guards: every error becomes one JSON error body, counted once in ``agent_errors_total``.
+"""Every error becomes one JSON error body, counted once in ``agent_errors_total``.
+
+(Size, time and admission limits are at the front door: :mod:`agentwatch.agent.admission`.)
 
 * :func:`error_response` — the only place an error response is built (and counted);
 * :class:`BodyLimitMiddleware` — bodies larger than the limit get 413, bodies slower than the
@@ -9,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from agentwatch.agent.errors import error_body
 from agentwatch.telemetry import Telemetry, genai
 from agentwatch.telemetry import catalogue as c
 
-__all__ = ["BodyLimitMiddleware", "ErrorBoundaryMiddleware", "error_response"]
+__all__ = ["ErrorBoundaryMiddleware", "error_response"]
 
 log = logging.getLogger("agentwatch.agent")
 
@@ -37,61 +38,6 @@ def error_response(tel: Telemetry, error_class: str, message: str,
     elif span.is_recording():
         span.set_attribute(genai.ERROR_TYPE, error_class)  # 4xx: not a server fault, status stays unset
     return JSONResponse(error_body(error_class, message), status_code=status, headers=dict(headers or {}))
-
-
-class BodyLimitMiddleware:
-    """Reads the request body up to ``max_bytes`` (declared or streamed) within ``timeout_s`` and
-    replays it to the app. uvicorn bounds neither the size nor the time of a body."""
-
-    def __init__(self, app: Any, tel: Telemetry, max_bytes: int, timeout_s: float = 10.0) -> None:
-        self.app, self.tel, self.max_bytes, self.timeout_s = app, tel, max_bytes, timeout_s
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
-        try:
-            too_big = declared is not None and int(declared) > self.max_bytes
-        except ValueError:
-            too_big = False
-        chunks: list[bytes] = []
-        size = 0
-        more = not too_big
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                while more:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        too_big = True
-                        break
-                    chunks.append(chunk)
-                    more = message.get("more_body", False)
-        except TimeoutError:
-            response = error_response(self.tel, "request_timeout",
-                                      f"request body not received within {self.timeout_s:g}s",
-                                      {"Connection": "close"})
-            await response(scope, receive, send)
-            return
-        if too_big:
-            response = error_response(self.tel, "payload_too_large",
-                                      f"request body is larger than {self.max_bytes} bytes")
-            await response(scope, receive, send)
-            return
-        body, replayed = b"".join(chunks), False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
 
 
 class ErrorBoundaryMiddleware:

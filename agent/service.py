@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from agentwatch.agent.batcher import Batcher
+from agentwatch.agent.batcher import Batcher, expired_error
 from agentwatch.agent.dialogue import Decision, Policy, build_prompt, respond
 from agentwatch.agent.errors import AgentError
 from agentwatch.agent.faults import FaultInjector
@@ -138,6 +138,17 @@ class AgentService:
         self._gen_executor.shutdown(wait=False, cancel_futures=True)
         await self.store.aclose()
 
+    def admission_limit(self) -> int:
+        """API requests to admit at once: ``AGENT_MAX_INFLIGHT``, lowered while the model is slow so
+        that a full house still gets answered within half the request deadline (the other half is
+        left for Redis and variance). An admitted request should be answered, not time out."""
+        s = self.settings
+        batch_s = self.batcher.batch_seconds
+        if not batch_s:
+            return s.max_inflight
+        budget_s = s.request_timeout_ms / 1000 / 2
+        return max(s.max_batch, min(s.max_inflight, int(s.max_batch * budget_s / batch_s)))
+
     def drain(self) -> None:
         """Start draining: readiness fails from now on; requests keep being served."""
         if not self.draining:
@@ -221,7 +232,10 @@ class AgentService:
                 batch_size = await asyncio.wait_for(item.started, max(0.0, deadline - loop.time()))
             except TimeoutError:
                 self.batcher.discard(item)
-                raise AgentError("inference_timeout", "request deadline passed while queued") from None
+                raise expired_error(item) from None
+            except asyncio.CancelledError:  # the client went away: free the place in the queue
+                self.batcher.discard(item)
+                raise
         name = self.settings.model_name
         with self.tel.span("inference", kind=SpanKind.INTERNAL,
                            attributes=genai.inference_attributes("classify", name, batch_size=batch_size)) as span:

@@ -159,13 +159,15 @@ def test_an_unloadable_model_keeps_the_agent_unready_and_unhealthy(redis_server,
 
 def test_a_full_queue_answers_429_with_retry_after(redis_server):
     async def scenario():
+        # Admission lets 50 in, so the inference queue (capacity 2) is what turns requests away here.
         async with running_agent(redis_server.url, queue_capacity=2, max_batch=1, max_wait_ms=0,
-                                 request_timeout_ms=60_000) as agent:
+                                 request_timeout_ms=60_000, max_inflight=50) as agent:
             # Hold the inference thread, as a long forward pass would: one request is taken into a
             # batch, at most two wait in the queue, every other one must be turned away at once.
             batcher = agent.app.state.service.batcher
             busy = threading.Event()
-            batcher._executor.submit(busy.wait, 30)
+            forward = batcher.run
+            batcher.run = lambda texts: (busy.wait(30), forward(texts))[1]
             sends = [asyncio.ensure_future(agent.say(f"busy-{i}", "where is my order?")) for i in range(20)]
             settled = time.monotonic() + 20
             while sum(f.done() for f in sends) + len(batcher) + 1 != len(sends) and time.monotonic() < settled:
