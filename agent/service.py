@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -208,7 +209,8 @@ class AgentService:
             result = await self.store.append(
                 conversation_id, ts=_now(), user_text=text, agent_text=decision.reply,
                 low_confidence=decision.low_confidence, complaint=decision.complaint,
-                escalate=decision.escalate, order=decision.order, topic=decision.topic)
+                escalate=decision.escalate, order=decision.order, topic=decision.topic,
+                request_id=uuid.uuid4().hex)
             if result is None:
                 raise AgentError("conversation_closed", f"conversation {conversation_id} is closed")
             span.set_attribute(TURN, result.turn)

@@ -15,7 +15,10 @@ in one script (a single-slot call works the same on one node and on a cluster).
 Failure classes, so alerts tell the truth:
 
 * Redis down, slow, failing over, out of memory → ``state_store_unavailable`` (503), bounded by the
-  command timeout; nothing is retried, so a write whose answer was lost is never applied twice;
+  command timeout. A command is retried once at once (a pooled connection may have died with a
+  Redis restart, a cluster may have moved a slot); each append carries a request id that the script
+  looks for among the latest entries, so a retried append whose first answer was lost is applied
+  once;
 * no free connection within ``pool_timeout_s`` → ``overloaded`` (429): the agent's own pool is
   exhausted while Redis is fine. The admission limit in front of the app keeps it from happening.
 """
@@ -31,9 +34,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry  # the asyncio one: the sync Retry never retries a coroutine
 from redis.backoff import NoBackoff
 from redis.exceptions import MaxConnectionsError, RedisError
-from redis.retry import Retry
 
 from agentwatch.agent.errors import AgentError
 
@@ -42,6 +45,15 @@ __all__ = ["AppendResult", "ConversationStore", "Snapshot", "meta_key", "turns_k
 _APPEND = """
 local status = redis.call('HGET', KEYS[2], 'status')
 if status == 'closed' then return {-1, 0, 0} end
+if ARGV[11] ~= '' then
+  local needle = '"rid": "' .. ARGV[11] .. '"'
+  local recent = redis.call('LRANGE', KEYS[1], -64, -1)
+  for i = #recent, 1, -1 do
+    if string.find(recent[i], needle, 1, true) then
+      return {tonumber(string.match(recent[i], '^{"turn":(%d+),')), 0, 0}
+    end
+  end
+end
 local turn = redis.call('HINCRBY', KEYS[2], 'user_turns', 1)
 local started = 0
 if turn == 1 then
@@ -135,11 +147,10 @@ class ConversationStore:
                  cluster: bool = False, pool_size: int = 64, pool_timeout_s: float = 0.1) -> None:
         self.window, self.cap, self.ttl = window, cap, ttl_seconds
         self.cluster, self.timeout_s, self.pool_timeout_s = cluster, timeout_s, pool_timeout_s
-        # No retries: a write whose reply was lost must not run twice. A connection Redis closed
-        # (restart) is noticed when it is taken from the pool and reopened, without a retry.
+        # One immediate retry: safe, every script is idempotent (the append by its request id).
         options: dict[str, Any] = {
             "decode_responses": True, "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
-            "retry": Retry(NoBackoff(), 0), "max_connections": pool_size + self.SPARE_CONNECTIONS,
+            "retry": Retry(NoBackoff(), 1), "max_connections": pool_size + self.SPARE_CONNECTIONS,
         }
         if cluster:
             self.client: Any = RedisCluster.from_url(url, **options)
@@ -198,11 +209,16 @@ class ConversationStore:
 
     async def append(self, conversation_id: str, *, ts: str, user_text: str, agent_text: str,
                      low_confidence: bool, complaint: bool, escalate: str | None,
-                     order: str | None, topic: str | None = None) -> AppendResult | None:
-        """Append a user turn and its reply atomically; ``None`` if the conversation is closed."""
-        entries = [_entry_tail("user", user_text, ts), _entry_tail("agent", agent_text, ts)]
+                     order: str | None, topic: str | None = None, request_id: str = "") -> AppendResult | None:
+        """Append a user turn and its reply atomically; ``None`` if the conversation is closed.
+
+        ``request_id`` (letters and digits): a second append with the same id among the latest 32
+        turns returns that turn instead of adding another (the retry of a write whose answer was lost).
+        """
+        user = {"role": "user", "text": user_text, "ts": ts, **({"rid": request_id} if request_id else {})}
+        entries = [_entry_tail(user), _entry_tail({"role": "agent", "text": agent_text, "ts": ts})]
         args = [self.ttl, self.cap, ts, *entries, int(low_confidence), int(complaint),
-                escalate or "", order or "", topic or ""]
+                escalate or "", order or "", topic or "", request_id]
         async with self._guard("save"):
             turn, started, escalated = await self._append(
                 keys=[turns_key(conversation_id), meta_key(conversation_id)], args=args)
@@ -221,6 +237,8 @@ class ConversationStore:
         await self.client.aclose()
 
 
-def _entry_tail(role: str, text: str, ts: str) -> str:
-    # The script prepends '{"turn":N,' so the number is assigned inside the atomic unit.
-    return json.dumps({"role": role, "text": text, "ts": ts}, ensure_ascii=False)[1:]
+def _entry_tail(entry: dict[str, str]) -> str:
+    # The script prepends '{"turn":N,' so the number is assigned inside the atomic unit. The default
+    # separators matter: the script finds a request id as '"rid": "<id>"' (text is escaped, so a
+    # message cannot contain that unescaped).
+    return json.dumps(entry, ensure_ascii=False)[1:]
