@@ -44,13 +44,15 @@ class Outcome:
 class WriteLog:
     outcomes: list[Outcome] = field(default_factory=list)
 
+    def acked(self) -> list[Outcome]:
+        """Every 200, in the order they were answered."""
+        return sorted((o for o in self.outcomes if o.status == 200 and o.turn is not None), key=lambda o: o.answered)
+
     def acknowledged(self) -> dict[str, dict[int, str]]:
-        """conversation → {turn: text} of every 200."""
+        """conversation → {turn: text} of every 200 (a turn number acknowledged twice keeps the last)."""
         out: dict[str, dict[int, str]] = collections.defaultdict(dict)
-        for o in self.outcomes:
-            if o.status == 200 and o.turn is not None:
-                assert o.turn not in out[o.conversation], f"turn {o.turn} of {o.conversation} acknowledged twice"
-                out[o.conversation][o.turn] = o.text
+        for o in self.acked():
+            out[o.conversation][o.turn] = o.text  # type: ignore[index]
         return out
 
     def statuses(self) -> collections.Counter[tuple[int, str | None]]:
@@ -115,6 +117,8 @@ def verify(log: WriteLog, history_of: Callable[[str], dict[str, Any]]) -> list[s
     """Every acknowledged turn present once, at its number, in order; turn numbers 1..n with no gap
     or repeat. Returns the problems found (empty: nothing lost)."""
     problems = []
+    numbers = collections.Counter((o.conversation, o.turn) for o in log.acked())
+    problems += [f"{cid}: turn {turn} acknowledged {n} times" for (cid, turn), n in numbers.items() if n > 1]
     for cid, acked in sorted(log.acknowledged().items()):
         history = history_of(cid)
         users = [t for t in history.get("turns", []) if t.get("role") == "user"]
@@ -140,10 +144,9 @@ def history_getter(url: str) -> Callable[[str], dict[str, Any]]:
     return get
 
 
-def lost(log: WriteLog, history_of: Callable[[str], dict[str, Any]]) -> list[tuple[str, int]]:
-    """Acknowledged (conversation, turn) pairs whose text is not stored at that turn."""
-    missing = []
-    for cid, acked in log.acknowledged().items():
-        stored = {t["turn"]: t["text"] for t in history_of(cid).get("turns", []) if t.get("role") == "user"}
-        missing += [(cid, turn) for turn, text in acked.items() if stored.get(turn) != text]
-    return missing
+def lost(log: WriteLog, history_of: Callable[[str], dict[str, Any]]) -> list[Outcome]:
+    """Acknowledged requests whose text is not stored at their turn (also when a later write was
+    given the same turn number after a failover rolled the counter back)."""
+    stored = {cid: {t["turn"]: t["text"] for t in history_of(cid).get("turns", []) if t.get("role") == "user"}
+              for cid in {o.conversation for o in log.acked()}}
+    return [o for o in log.acked() if stored[o.conversation].get(o.turn) != o.text]

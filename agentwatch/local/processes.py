@@ -238,8 +238,11 @@ class RedisCluster:
     def __init__(self, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 1000,
                  appendfsync: str | None = "everysec") -> None:
         self.primary_count, self.replicas = primaries, replicas
+        # cluster-require-full-coverage no: while one shard fails over, the others keep serving
+        # (the default, yes, refuses every command on every node until the slot is covered again).
         options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                   "--cluster-node-timeout", str(node_timeout_ms), "--repl-diskless-sync-delay", "0"]
+                   "--cluster-node-timeout", str(node_timeout_ms), "--repl-diskless-sync-delay", "0",
+                   "--cluster-require-full-coverage", "no"]
         # The bus port defaults to port + 10000, which may be taken or above 65535: pick one.
         self.nodes = [RedisServer(appendfsync=appendfsync, extra_args=[*options, "--cluster-port", str(free_port())])
                       for _ in range(primaries * (1 + replicas))]
