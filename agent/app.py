@@ -153,8 +153,10 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
             if owns_telemetry:
                 tel.shutdown()
 
+    # No slash redirects: a redirect is built from the request's Host header (an open redirect for a
+    # forged Host), and a machine API has no use for them; '/x/' is simply not a route (404).
     app = FastAPI(title="agentwatch reference agent", version=__version__, lifespan=lifespan,
-                  redoc_url=None)
+                  redoc_url=None, redirect_slashes=False)
     app.state.service = service
     app.state.telemetry = tel
 

@@ -86,7 +86,7 @@ def probe_router(service: AgentService) -> APIRouter:
 def admin_app(service: AgentService, tel: Telemetry) -> FastAPI:
     """The probes and ``/metrics`` alone, for ``AGENT_ADMIN_PORT``; no lifespan of its own (the
     API app's owns the service), no OpenAPI. Unknown paths get the usual 404 error body."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
     app.include_router(probe_router(service))
 
     @app.get(METRICS_PATH, include_in_schema=False)

@@ -435,6 +435,8 @@ class AgentProcess(HttpProcess):
     """The reference agent (``agentwatch serve``) as a real process on a free port.
 
     ``env`` is added to the current environment (e.g. ``REDIS_URL``, fault-injection switches).
+    No drain delay unless ``env`` sets ``AGENT_DRAIN_SECONDS``: nothing routes to a local process,
+    so waiting for a load balancer to notice would only slow every stop.
     """
 
     name = "agent"
@@ -445,7 +447,8 @@ class AgentProcess(HttpProcess):
         super().__init__()
         if port is not None:  # e.g. a restart behind the same scrape target
             self.port = port
-        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "AGENT_DRAIN_SECONDS": "0",
+                    **(env or {})}
         self.ready_path = ready_path
 
     def command(self) -> list[str]:
