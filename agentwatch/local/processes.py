@@ -451,6 +451,16 @@ class AgentProcess(HttpProcess):
                     **(env or {})}
         self.ready_path = ready_path
 
+    @property
+    def admin_url(self) -> str:
+        """Where the probes and /metrics are: ``AGENT_ADMIN_PORT`` when ``env`` sets it, else ``url``."""
+        admin = (self.env or {}).get("AGENT_ADMIN_PORT", "0")
+        return f"http://127.0.0.1:{admin}" if admin not in ("", "0") else self.url
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.admin_url}{self.ready_path}", timeout=1) as response:
+            return response.status == 200
+
     def command(self) -> list[str]:
         return [sys.executable, "-m", "agentwatch", "serve", "--host", "127.0.0.1",
                 "--port", str(self.port)]
