@@ -18,6 +18,7 @@ from agentwatch.spec.model import Autoscaling, Spec
 
 __all__ = [
     "CONTAINER",
+    "DRAIN_SECONDS",
     "PORT_NAME",
     "deployment",
     "labels",
@@ -27,12 +28,24 @@ __all__ = [
     "service",
     "service_monitor",
     "settings",
+    "shutdown_budget",
 ]
 
 CONTAINER = "agent"
 PORT_NAME = "http"
 _UID = 10001  # any non-root id; the image must not need a named user
 _STARTUP_PERIOD = 5
+#: Seconds a terminating pod keeps serving after SIGTERM while its removal from the Service's
+#: endpoints reaches every proxy (the agent's AGENT_DRAIN_SECONDS).
+DRAIN_SECONDS = 5
+
+
+def shutdown_budget(grace_seconds: int) -> tuple[int, int]:
+    """``(drain, shutdown)`` seconds that fit in ``terminationGracePeriodSeconds`` with a margin:
+    the agent drains, then finishes in-flight work, and exits before the kubelet's SIGKILL."""
+    drain = min(DRAIN_SECONDS, grace_seconds // 3)
+    margin = max(1, grace_seconds // 6)
+    return drain, max(1, grace_seconds - drain - margin)
 
 
 def settings(spec: Spec) -> Autoscaling:
@@ -72,8 +85,13 @@ def _env(spec: Spec) -> list[dict[str, Any]]:
     ]
     if cfg.otlp_endpoint:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": cfg.otlp_endpoint})
+    drain, shutdown = shutdown_budget(cfg.termination_grace_period_seconds)
     env += [
         {"name": "AGENT_TORCH_THREADS", "value": str(cfg.torch_threads)},
+        # SIGTERM: readiness fails, serving goes on for the drain, then in-flight work gets the
+        # shutdown timeout; both fit in terminationGracePeriodSeconds.
+        {"name": "AGENT_DRAIN_SECONDS", "value": str(drain)},
+        {"name": "AGENT_SHUTDOWN_TIMEOUT_SECONDS", "value": str(shutdown)},
         # The model ships inside the image; never reach for a hub. HOME on the writable /tmp.
         {"name": "HF_HUB_OFFLINE", "value": "1"},
         {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
@@ -96,8 +114,11 @@ def _container(spec: Spec) -> dict[str, Any]:
         "ports": [{"name": PORT_NAME, "containerPort": cfg.port, "protocol": "TCP"}],
         "env": _env(spec),
         "resources": resources,
-        # Startup gates the other probes until the model is warm; its budget is the cold start.
-        "startupProbe": _http_probe("/readyz", _STARTUP_PERIOD,
+        # Startup (model loaded and warm) gates the other probes; its budget is the cold start.
+        # Readiness: warm and not draining; Redis is reported in its body but does not gate it (a
+        # shared Redis would take every pod out at once; clients then get connection errors
+        # instead of a classified 503). Liveness: only a failed model load. README: probes.
+        "startupProbe": _http_probe("/startupz", _STARTUP_PERIOD,
                                     math.ceil(cfg.startup_timeout_seconds / _STARTUP_PERIOD)),
         "livenessProbe": _http_probe("/healthz", 10, 3),
         "readinessProbe": _http_probe("/readyz", 5, 2),
