@@ -30,7 +30,7 @@ from agentwatch.dashboards.capacity import KUBERNETES_ONLY_PANELS
 from agentwatch.dashboards.config import DASHBOARD_FILES
 from agentwatch.dashboards.export import PROVISIONING_DIR
 from agentwatch.dashboards.grafana import (
-    PrometheusClient,
+    PrometheusAPI,
     TimeContext,
     interpolate,
     needs_kubernetes,
@@ -52,7 +52,7 @@ TIME_SCALE = 60  # SLO windows / 60: the 5m SLI window becomes 5s
 @dataclass
 class LiveSession:
     prometheus: PrometheusServer
-    client: PrometheusClient
+    client: PrometheusAPI
     started: float
 
     def context(self) -> TimeContext:
@@ -99,7 +99,7 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
         # Two more scrapes and rule evaluations after the last request.
         wait_until(lambda: bool(prometheus.query("slo:period_error_budget_remaining:ratio")), 20, "SLO rules")
         time.sleep(3)
-        yield LiveSession(prometheus, PrometheusClient(prometheus.url), started)
+        yield LiveSession(prometheus, PrometheusAPI(prometheus.url), started)
 
 
 def _dashboard(stem: str) -> dict:

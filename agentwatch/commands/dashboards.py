@@ -88,8 +88,9 @@ def render(
                                   "--json-dir", help="Provisioning-form dashboard JSON to render."),
 ) -> None:
     """Render each dashboard's panels from live Prometheus data to <out>/<file stem>.png."""
-    from agentwatch.dashboards.grafana import PrometheusClient, TimeContext
+    from agentwatch.dashboards.grafana import TimeContext
     from agentwatch.dashboards.render import render_dashboard
+    from agentwatch.prometheus_api import PrometheusAPI
 
     available = _dashboards(json_dir)
     unknown = [d for d in dashboard if d not in available]
@@ -100,7 +101,7 @@ def render(
     chosen = {available[d]["uid"]: available[d] for d in dashboard} or \
         {v["uid"]: v for v in available.values()}
     ctx = TimeContext(end=time.time(), range_s=parse_duration(range_), scrape_s=parse_duration(scrape_interval))
-    client = PrometheusClient(prometheus)
+    client = PrometheusAPI(prometheus)
     failed = False
     for data in chosen.values():
         stem = next(k for k, v in available.items() if v is data and k != data["uid"])

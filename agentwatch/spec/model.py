@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from agentwatch.durations import parse_duration
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
@@ -49,9 +50,16 @@ __all__ = [
 TARGET_LABELS: tuple[str, ...] = ("job", "instance", "namespace", "pod", "service", "cluster")
 
 _NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
-_DURATION = r"^[0-9]+(ms|s|m|h|d|w)$"
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-Duration = Field(pattern=_DURATION)
+
+
+def _duration_text(value: str) -> str:
+    parse_duration(value)  # raises DurationError (a ValueError): pydantic reports it at the field
+    return value
+
+
+#: A Prometheus duration (``30s``, ``5m``, ``1h30m``), checked by the one parser.
+DurationText = Annotated[str, AfterValidator(_duration_text)]
 
 
 class _Model(BaseModel):
@@ -250,12 +258,12 @@ class Threshold(_Model):
     enabled: bool = True
     above: float | None = None
     below: float | None = None
-    window: str = Field("10m", pattern=_DURATION)
-    for_: str = Field("5m", alias="for", pattern=_DURATION)
+    window: DurationText = "10m"
+    for_: DurationText = Field("5m", alias="for")
     severity: Literal["page", "ticket"] = "ticket"
     classes: tuple[str, ...] = ()
     spike_factor: float = Field(3.0, gt=1)
-    baseline_offset: str = Field("1d", pattern=_DURATION)
+    baseline_offset: DurationText = "1d"
     runbook_url: str | None = None
 
     @field_validator("classes")
@@ -296,9 +304,9 @@ class AlertmanagerSettings(_Model):
     ticket: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/ticket")
     default: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/default")
     group_by: tuple[str, ...] = ("alertname", "service", "slo")
-    group_wait: str = Field("30s", pattern=_DURATION)
-    group_interval: str = Field("5m", pattern=_DURATION)
-    repeat_interval: str = Field("4h", pattern=_DURATION)
+    group_wait: DurationText = "30s"
+    group_interval: DurationText = "5m"
+    repeat_interval: DurationText = "4h"
 
 
 class Dashboards(_Model):
@@ -405,7 +413,7 @@ class Autoscaling(_Model):
     redis_secret: str = Field("agentwatch-redis", pattern=_NAME, description="Secret holding REDIS_URL.")
     redis_secret_key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]+$")
     otlp_endpoint: str | None = Field(None, pattern=r"^https?://")
-    scrape_interval: str = Field("15s", pattern=_DURATION)
+    scrape_interval: DurationText = "15s"
     pdb_max_unavailable: int = Field(1, ge=1)
     monitor_labels: dict[str, str] = Field({}, description="Labels the Prometheus selects monitors and "
                                            "rules by, e.g. {release: kube-prometheus-stack}.")
