@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from agentwatch.alerts import KPI_RULES, generate_all, slo_rules_path
+from agentwatch.alerts import KPI_RULES, render, slo_rules_path
 from agentwatch.alerts import conventions as cv
 from agentwatch.local.processes import (
     AgentProcess,
@@ -73,7 +73,7 @@ def test_availability_page_fires_and_reaches_the_webhook(redis_server: RedisServ
     receivers = AlertmanagerSettings(page=Receiver(url=f"{hook_url}/page"), ticket=Receiver(url=f"{hook_url}/ticket"),
                                      default=Receiver(url=f"{hook_url}/default"))
     spec = native.model_copy(update={"alertmanager": receivers})
-    files = generate_all(spec, "agentwatch.yaml", time_scale=TIME_SCALE)
+    files = render(spec, time_scale=TIME_SCALE)
     rule_paths = []
     for name in [slo_rules_path(s.name) for s in spec.slos] + [KPI_RULES]:
         target = tmp_path / Path(name).name
