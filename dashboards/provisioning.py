@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from agentwatch.artefacts import dump_yaml
 from agentwatch.dashboards.config import JAEGER_UID, PROMETHEUS_UID, TAG
-from agentwatch.telemetry.metrics import EXEMPLAR_TRACE_ID
+from agentwatch.telemetry.catalogue import EXEMPLAR_TRACE_ID
 
 __all__ = [
     "DASHBOARDS_CONTAINER_PATH",

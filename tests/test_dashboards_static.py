@@ -24,7 +24,7 @@ from agentwatch.dashboards.grafana import TimeContext, interpolate, metric_names
 from agentwatch.families import render_all
 from agentwatch.spec import load_spec
 from agentwatch.telemetry import catalogue as c
-from agentwatch.telemetry.metrics import EXEMPLAR_TRACE_ID
+from agentwatch.telemetry.catalogue import EXEMPLAR_TRACE_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = load_spec(ROOT / "agentwatch.yaml")
