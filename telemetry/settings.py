@@ -6,6 +6,7 @@
 | ``AGENTWATCH_CAPTURE_CONTENT`` | ``false`` | ``true`` lets conversation text into spans and logs |
 | ``AGENTWATCH_STRICT_LABELS`` | ``false`` | ``true`` raises on a label value outside its closed set (tests) |
 | ``OTEL_SERVICE_NAME`` | the caller's name | ``service.name`` resource attribute |
+| ``AGENT_VERSION`` | ``OTEL_RESOURCE_ATTRIBUTES``' ``service.version``, else agentwatch's | the agent's version |
 | ``OTEL_RESOURCE_ATTRIBUTES`` | | extra resource attributes (``k=v,k=v``) |
 | ``DEPLOYMENT_ENVIRONMENT`` | ``dev`` | ``deployment.environment.name`` |
 | ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` | unset | OTLP/HTTP export target; unset: no export |
@@ -17,13 +18,14 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal, Self
 
 from agentwatch import __version__
 
-__all__ = ["TelemetrySettings", "env_flag"]
+__all__ = ["TelemetrySettings", "agent_version", "env_flag"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -40,6 +42,22 @@ def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ValueError(f"{name}={raw!r}: expected one of true/false/on/off/1/0")
+
+
+def _resource_attribute(env: Mapping[str, str], key: str) -> str | None:
+    """One key of ``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k=v``, values percent-encoded). Parsed here
+    because the SDK's detector would import the whole SDK into a settings read."""
+    for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        name, sep, value = item.partition("=")
+        if sep and name.strip() == key:
+            return urllib.parse.unquote(value.strip()) or None
+    return None
+
+
+def agent_version(env: Mapping[str, str]) -> str:
+    """``AGENT_VERSION``, else ``service.version`` of ``OTEL_RESOURCE_ATTRIBUTES``, else agentwatch's."""
+    return (env.get("AGENT_VERSION", "").strip() or _resource_attribute(env, "service.version")
+            or __version__)
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,7 @@ class TelemetrySettings:
             raise ValueError(f"AGENTWATCH_FASTAPI_INSTRUMENTATION={instrumentation!r}: expected lean or contrib")
         settings = cls(
             service_name=env.get("OTEL_SERVICE_NAME") or service_name,
+            service_version=agent_version(env),
             environment=env.get("DEPLOYMENT_ENVIRONMENT", "dev"),
             enabled=env_flag(env, "AGENTWATCH_TELEMETRY", True),
             capture_content=env_flag(env, "AGENTWATCH_CAPTURE_CONTENT", False),
