@@ -1,21 +1,31 @@
-"""Every dashboard panel shows data from a real agent under load, and renders without an empty panel.
+"""Every dashboard panel shows a true value from real agents under load, and renders without an empty panel.
 
-One module-scoped session: the reference agent (real model, real Redis, 5 % injected 5xx), the
-scripted conversation load (every outcome, escalation triggers, bad requests) and a real Prometheus
-scraping it every second with the generated SLO and KPI rules (time-scaled so the SLO windows fill
-within the run). Queries are substituted the way Grafana would, with the provisioned datasource's
-15 s scrape interval, so ``$__rate_interval`` is 1m. Only the panels listed in
-``capacity.KUBERNETES_ONLY_PANELS`` may stay empty.
+Two module-scoped sessions, each with the scripted conversation load (every outcome, escalation
+triggers) and a real Prometheus scraping the agents every second with the generated SLO, KPI and
+by-version rules (time-scaled so their windows fill within the run):
+
+* ``faults``: one agent (real model, real Redis) with 5 % injected 5xx, and bad requests;
+* ``healthy``: two agents of different versions, no fault and no bad request at all: error-ratio
+  panels must read 0 %, not "No data".
+
+Queries are substituted the way Grafana would, with the provisioned datasource's 15 s scrape
+interval, so ``$__rate_interval`` is 1m. Only the panels listed in ``capacity.KUBERNETES_ONLY_PANELS``
+may stay empty, and no panel may show an impossible value: a ratio outside [0, 1] (stacked ratios
+summing above 1), a batch size or turn count below 1, a count of versions other than the versions
+running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import time
+from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +46,7 @@ from agentwatch.dashboards.grafana import (
     needs_kubernetes,
     resolve_variables,
 )
+from agentwatch.dashboards.panel_data import query_panel
 from agentwatch.loadgen import LoadStats, Persona, run_conversation, run_load
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
 from agentwatch.spec import load_spec
@@ -49,11 +60,25 @@ LOAD_SECONDS = float(os.environ.get("AGENTWATCH_DASHBOARD_LOAD_SECONDS", "30"))
 TIME_SCALE = 60  # SLO windows / 60: the 5m SLI window becomes 5s
 
 
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    #: AGENT_VERSION of each agent process ("" keeps the default: agentwatch's version).
+    versions: tuple[str, ...]
+    fault_ratio: float
+    bad_request_share: float
+
+
+SCENARIOS = (Scenario("faults", ("",), 0.05, 0.1), Scenario("healthy", ("1.0.0", "1.1.0"), 0.0, 0.0))
+
+
 @dataclass
 class LiveSession:
     prometheus: PrometheusServer
     client: PrometheusAPI
     started: float
+    scenario: Scenario
+    versions: set[str]
 
     def context(self) -> TimeContext:
         now = time.time()
@@ -64,21 +89,28 @@ class LiveSession:
 HANDED_OVER = Persona("handed-over", ("I want to talk to a human",), "resolved")
 
 
-async def _load(url: str) -> LoadStats:
+async def _load(urls: list[str], bad_request_share: float) -> LoadStats:
     """The scripted load, plus escalated conversations that get closed (the load leaves its open)."""
     async def handovers() -> None:
         async with httpx.AsyncClient(timeout=30) as client:
-            for _ in range(int(LOAD_SECONDS // 3)):
-                await run_conversation(client, url, HANDED_OVER, LoadStats())
+            for i in range(int(LOAD_SECONDS // 3)):
+                await run_conversation(client, urls[i % len(urls)], HANDED_OVER, LoadStats())
                 await asyncio.sleep(3)
 
-    stats, _ = await asyncio.gather(run_load([url], duration=LOAD_SECONDS, rate=8, bad_request_share=0.1),
-                                    handovers())
+    stats, _ = await asyncio.gather(run_load(urls, duration=LOAD_SECONDS, rate=8,
+                                             bad_request_share=bad_request_share), handovers())
     return stats
 
 
-@pytest.fixture(scope="module")
-def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSession]:
+def _start_all(agents: list[AgentProcess]) -> None:
+    with ThreadPoolExecutor(len(agents)) as pool:  # model loads overlap
+        list(pool.map(lambda agent: agent.start(), agents))
+
+
+@pytest.fixture(scope="module", params=SCENARIOS, ids=lambda s: s.name)
+def live(request: pytest.FixtureRequest, redis_server: RedisServer,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSession]:
+    scenario: Scenario = request.param
     rules_dir = tmp_path_factory.mktemp("rules")
     files = alerts.render(load_spec(ROOT / "agentwatch.yaml"), time_scale=TIME_SCALE)
     rule_files = []
@@ -89,17 +121,25 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
             path.write_text(text)
             rule_files.append(path)
     assert rule_files, f"no rule files among {sorted(files)}"
-    env = {"REDIS_URL": redis_server.url, "AGENT_FAULT_ERROR_RATIO": "0.05"}
-    with AgentProcess(env) as agent, PrometheusServer(
-            prometheus_config([f"127.0.0.1:{agent.port}"], rule_files),
-            ["--enable-feature=exemplar-storage"]) as prometheus:
-        started = time.time()
-        stats = asyncio.run(_load(agent.url))
-        assert stats.codes and any(code >= 400 for code in stats.codes), stats.codes
-        # Two more scrapes and rule evaluations after the last request.
-        wait_until(lambda: bool(prometheus.query("slo:period_error_budget_remaining:ratio")), 20, "SLO rules")
-        time.sleep(3)
-        yield LiveSession(prometheus, PrometheusAPI(prometheus.url), started)
+    env = {"REDIS_URL": redis_server.url, "AGENT_FAULT_ERROR_RATIO": str(scenario.fault_ratio)}
+    agents = [AgentProcess({**env, **({"AGENT_VERSION": v} if v else {})}) for v in scenario.versions]
+    try:
+        _start_all(agents)
+        with PrometheusServer(prometheus_config([f"127.0.0.1:{a.port}" for a in agents], rule_files),
+                              ["--enable-feature=exemplar-storage"]) as prometheus:
+            started = time.time()
+            stats = asyncio.run(_load([a.url for a in agents], scenario.bad_request_share))
+            errors = {code for code in stats.codes if code >= 400}
+            assert stats.codes and (errors if scenario.fault_ratio else not errors), stats.codes
+            # Two more scrapes and rule evaluations after the last request.
+            wait_until(lambda: bool(prometheus.query("slo:period_error_budget_remaining:ratio")), 20, "SLO rules")
+            time.sleep(3)
+            versions = {s["version"] for s in PrometheusAPI(prometheus.url).series(c.BUILD_INFO.name,
+                                                                                  started - 60, time.time())}
+            yield LiveSession(prometheus, PrometheusAPI(prometheus.url), started, scenario, versions)
+    finally:
+        for agent in agents:
+            agent.close()
 
 
 def _dashboard(stem: str) -> dict:
@@ -160,8 +200,64 @@ def test_latency_exemplars_carry_trace_ids(live: LiveSession) -> None:
     assert trace_ids and all(re.fullmatch(r"[0-9a-f]{32}", t or "") for t in trace_ids)
 
 
+#: Ratios that may leave [0, 1] by definition: a budget overspent is below 0.
+UNBOUNDED_RATIOS = ("Error budget remaining", "Error budget remaining over time")
+#: Panels of counts whose smallest possible value is 1 (histogram quantiles floored at the catalogue minimum).
+AT_LEAST_ONE = ("Batch size", "Conversation length p50 / p90", "Mean turns per conversation")
+
+
+@pytest.mark.parametrize("stem", STEMS, ids=lambda s: f"no impossible value on {s}")
+def test_no_panel_shows_an_impossible_value(live: LiveSession, stem: str) -> None:
+    dashboard = _dashboard(stem)
+    ctx = live.context()
+    values = resolve_variables(dashboard, live.client, ctx)
+    wrong = []
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            continue
+        result = query_panel(panel, live.client, ctx, values)
+        points = [(s.legend, t, v) for s in result.series for t, v in s.points if not math.isnan(v)]
+        defaults = panel.get("fieldConfig", {}).get("defaults", {})
+        if defaults.get("unit") == "percentunit" and result.title not in UNBOUNDED_RATIOS:
+            wrong += [f"{result.title} {legend}: {v:.4g} outside [0, 1]" for legend, _, v in points
+                      if not -1e-9 <= v <= 1 + 1e-9]
+            if defaults.get("custom", {}).get("stacking", {}).get("mode") == "normal":
+                stacked: dict[float, float] = defaultdict(float)
+                for _, t, v in points:
+                    stacked[t] += v
+                wrong += [f"{result.title}: stacked to {v:.4g} at {t}" for t, v in stacked.items() if v > 1 + 1e-9]
+        if result.title in AT_LEAST_ONE:
+            wrong += [f"{result.title} {legend}: {v:.4g} below 1" for legend, _, v in points if v < 1 - 1e-9]
+    assert not wrong, "\n".join(wrong[:20])
+
+
+def test_version_panels_count_the_versions_running(live: LiveSession) -> None:
+    dashboard = _dashboard("agentwatch-overview")
+    ctx = live.context()
+    values = resolve_variables(dashboard, live.client, ctx)
+    panels = {p["title"]: query_panel(p, live.client, ctx, values) for p in dashboard["panels"]
+              if p["title"] in ("Running versions", "Instances per version")}
+    [running] = panels["Running versions"].series
+    assert running.last == len(live.versions) == len(live.scenario.versions)
+    assert max(v for _, v in running.points) == len(live.versions)
+    assert {s.legend: s.last for s in panels["Instances per version"].series} == dict.fromkeys(live.versions, 1.0)
+
+
+def test_error_ratios_read_zero_not_no_data_on_a_healthy_service(live: LiveSession) -> None:
+    if live.scenario.fault_ratio:
+        pytest.skip("the faulty session has errors")
+    ctx = live.context()
+    for stem, title in (("agentwatch-overview", "5xx error ratio"), ("agentwatch-slos", "5xx ratio by instance"),
+                        ("agentwatch-overview", "5xx error ratio by version (10m)")):
+        dashboard = _dashboard(stem)
+        values = resolve_variables(dashboard, live.client, ctx)
+        [panel] = [p for p in dashboard["panels"] if p["title"] == title]
+        result = query_panel(panel, live.client, ctx, values)
+        assert result.series and all(s.last == 0 for s in result.series), (title, result.series)
+
+
 def test_render_draws_every_dashboard_without_an_empty_panel(live: LiveSession, tmp_path: Path) -> None:
-    out = Path(os.environ.get("AGENTWATCH_RENDER_DIR") or tmp_path)
+    out = Path(os.environ.get("AGENTWATCH_RENDER_DIR") or tmp_path) / live.scenario.name
     range_s = int(time.time() - live.started) + 5
     result = CliRunner().invoke(app, ["dashboards", "render", "--prometheus", live.prometheus.url,
                                       "--range", f"{range_s}s", "--out", str(out)])
