@@ -28,7 +28,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from agentwatch.agent.errors import AgentError
@@ -198,15 +198,30 @@ class ConversationStore:
             if not self.track_activity:
                 turn, started, escalated = await self._append(keys=keys, args=args)
             else:
-                # One round trip; the index entry goes first, so an append never lacks one.
-                pipe = self.client.pipeline(transaction=False)
-                await self._touch(keys=[activity_key(self.version), VERSIONS_KEY],
-                                  args=[now_ms, conversation_id, self.version], client=pipe)
-                await self._append(keys=keys, args=args, client=pipe)
-                _, (turn, started, escalated) = await pipe.execute()
+                turn, started, escalated = await self._touch_and_append(conversation_id, keys, args, now_ms)
         if int(turn) < 0:
             return None
         return AppendResult(int(turn), bool(started), bool(escalated))
+
+    async def _touch_and_append(self, conversation_id: str, keys: list[str], args: list[Any],
+                                now_ms: int) -> Any:
+        """Index the activity, then append, in one round trip (the index entry goes first, so an
+        append never lacks one). Plain EVALSHA in the pipeline: a registered script there costs a
+        SCRIPT EXISTS round trip per call; a script missing after a Redis restart is loaded and only
+        that command re-run (re-running an executed append would duplicate a turn)."""
+        touch_keys, touch_args = [activity_key(self.version), VERSIONS_KEY], [now_ms, conversation_id, self.version]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(self._touch.sha, 2, *touch_keys, *touch_args)
+        pipe.evalsha(self._append.sha, 2, *keys, *args)
+        touched, appended = await pipe.execute(raise_on_error=False)
+        if isinstance(touched, NoScriptError):
+            touched = await self._touch(keys=touch_keys, args=touch_args)
+        if isinstance(appended, NoScriptError):
+            appended = await self._append(keys=keys, args=args)
+        for result in (touched, appended):
+            if isinstance(result, Exception):
+                raise result
+        return appended
 
     async def close(self, conversation_id: str, outcome: str, ts: str) -> tuple[str, str, int]:
         """Close once: ``("closed"|"already_closed"|"missing", outcome, user_turns)``."""

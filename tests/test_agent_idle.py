@@ -118,3 +118,20 @@ def test_the_version_that_served_a_conversation_ends_it_others_step_in_after_twi
     assert [e.conversation_id for e in by_old] == ["served-by-old"], "1.0.0 does not end what 2.0.0 served last"
     assert [e.conversation_id for e in by_new_late] == ["orphan"]
     assert versions == set(), "a version whose conversations all ended is forgotten"
+
+
+def test_appends_survive_a_script_flush_without_duplicating_a_turn(fresh_redis: RedisServer):
+    """Scripts vanish on a Redis restart; the one-round-trip path reloads them and re-runs only what failed."""
+    async def scenario():
+        store = _store(fresh_redis.url)
+        first = await _say(store, "flushed")
+        await store.client.script_flush()
+        second = await _say(store, "flushed")
+        history = await store.history("flushed")
+        indexed = await store.client.zscore(activity_key("1.0.0"), "flushed")
+        await store.aclose()
+        return first, second, history, indexed
+
+    first, second, history, indexed = run(scenario())
+    assert (first.turn, second.turn) == (1, 2)
+    assert [t["turn"] for t in history.turns] == [1, 1, 2, 2] and indexed is not None
