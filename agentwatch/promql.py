@@ -39,6 +39,7 @@ __all__ = [
     "latency_good_ratio",
     "memory_bytes_per_pod",
     "model_not_loaded",
+    "newest_version",
     "no_traffic",
     "or_zero_like",
     "others",
@@ -63,6 +64,7 @@ __all__ = [
     "sum_by",
     "sum_over_time",
     "version_appeared",
+    "version_regression",
     "window_query",
     "with_version",
     "without",
@@ -263,6 +265,28 @@ def requests_in_window(metric: c.MetricDef, sel: str, window: str, info_sel: str
     """Requests counted over ``window`` (optionally of the processes ``info_sel`` selects)."""
     counted = increase(metric.count, sel, window)
     return sum_by(counted if info_sel is None else with_version(counted, info_sel))
+
+
+def newest_version(start_times: str, traffic: str) -> str:
+    """Of ``start_times`` (per version), the version that started last among those whose ``traffic``
+    is above 0."""
+    return f"{start_times}\n== on () group_left ()\nmax({start_times} and on (version) {traffic} > 0)"
+
+
+def version_regression(ratio_: str, bad: str, total: str, match: Iterable[str], *, factor: float, floor: str,
+                       window_seconds: str, min_requests: int, newest: str) -> str:
+    """Versions whose error ``ratio_`` exceeds ``factor`` x that of every other version together and
+    ``floor``, with ``min_requests`` on each side within the window, restricted to ``newest``.
+
+    ``bad``/``total`` are per-version event rates with the ``match`` labels; the value is the
+    version's own ratio.
+    """
+    match = tuple(match)
+    return (f"(\n{ratio_}\n> {factor:g} * {ratio(others(bad, match), others(total, match))}\n)\n"
+            f"and\n{ratio_} > {floor}\n"
+            f"and on (version)\n{total} * {window_seconds} >= {min_requests}\n"
+            f"and on (version)\n{others(total, match)} * {window_seconds} >= {min_requests}\n"
+            f"and on (version)\n({newest})")
 
 
 def others(expr: str, match: Iterable[str]) -> str:

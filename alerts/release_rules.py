@@ -97,14 +97,10 @@ def _regression(ctx: Context, slo: SLO) -> Rule:
     bad, total = (q.series(cv.version_rule(t, r.window), sel)
                   for t in (cv.SLO_VERSION_ERROR_EVENTS, cv.SLO_VERSION_TOTAL_EVENTS))
     ratio = q.series(cv.version_rule(cv.SLO_VERSION_ERROR_RATIO, r.window), sel)
-    seconds = decimal_text(parse_duration(ctx.d(r.window)))
-    start = q.series(cv.VERSION_START_TIME, version_selector(ctx))
-    newest = f"{start}\n== on () group_left ()\nmax({start} and on (version) {total} > 0)"
-    expr = (f"(\n{ratio}\n> {reg.ratio:g} * {q.ratio(q.others(bad, _SLO), q.others(total, _SLO))}\n)\n"
-            f"and\n{ratio} > {decimal_text(slo.error_budget)}\n"
-            f"and on (version)\n{total} * {seconds} >= {reg.min_requests}\n"
-            f"and on (version)\n{q.others(total, _SLO)} * {seconds} >= {reg.min_requests}\n"
-            f"and on (version)\n({newest})")
+    newest = q.newest_version(q.series(cv.VERSION_START_TIME, version_selector(ctx)), total)
+    expr = q.version_regression(ratio, bad, total, _SLO, factor=reg.ratio, floor=decimal_text(slo.error_budget),
+                                window_seconds=decimal_text(parse_duration(ctx.d(r.window))),
+                                min_requests=reg.min_requests, newest=newest)
     what = "server errors" if slo.sli.availability else "requests slower than the threshold"
     return {
         "alert": cv.VERSION_ALERT,

@@ -270,6 +270,9 @@ def test_version_panels_count_the_versions_running(live: LiveSession) -> None:
     assert running.last == len(live.versions) == len(running_versions), "versions, not instances"
     assert max(v for _, v in running.points) == len(running_versions)
     assert {s.legend: s.last for s in panels["Instances per version"].series} == running_versions
+    [appeared] = [a for a in dashboard["annotations"]["list"] if a["name"] == "Version appeared"]
+    marks = live.client.query_range(interpolate(appeared["expr"], values), live.started, ctx.end, 5)
+    assert {m["metric"]["version"] for m in marks} == live.versions, "a marker where each version appears"
 
 
 def test_error_ratios_read_zero_not_no_data_on_a_healthy_service(live: LiveSession) -> None:
