@@ -54,7 +54,22 @@ def generate_all(
 
 def _register_commands() -> None:
     # Imported for their side effect: each module adds its commands to the apps above.
-    from agentwatch.commands import compose, dashboards, k8s, rules, serve, spec  # noqa: F401
+    from agentwatch.commands import (  # noqa: F401
+        capacity,
+        compose,
+        dashboards,
+        k8s,
+        load,
+        recommend,
+        rules,
+        serve,
+        spec,
+        traces,
+    )
+
+    for module in (load, capacity, recommend, traces):  # modules with their own typer app
+        if not any(c in app.registered_commands for c in module.app.registered_commands):
+            app.registered_commands += module.app.registered_commands
 
 
 def main() -> None:
