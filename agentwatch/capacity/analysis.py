@@ -71,6 +71,7 @@ class StepStats:
     cpu_cores: float | None
     rss_bytes: float | None  # max
     server_throughput: float | None  # message requests per second, any status
+    cpu_wait: float | None = None  # seconds per second the agent waited for its CPU (other processes had it)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,7 +87,7 @@ def step_stats(step: dict[str, Any], samples: Sequence[Sample]) -> StepStats:
     inside = [s for s in samples if step["measured_from"] <= s.t <= step["end"]]
     queue = [s.queue_length for s in inside]
     first, last = (inside[0], inside[-1]) if len(inside) >= 2 else (None, None)
-    inference = batch = cpu = server = None
+    inference = batch = cpu = server = wait = None
     if first and last:
         passes = last.inference_passes - first.inference_passes
         if passes > 0:
@@ -94,6 +95,7 @@ def step_stats(step: dict[str, Any], samples: Sequence[Sample]) -> StepStats:
             batch = (last.batched_requests - first.batched_requests) / passes
         cpu = _rate(first, last, "cpu_seconds")
         server = _rate(first, last, "messages")
+        wait = _rate(first, last, "cpu_wait_seconds")
     return StepStats(
         step=step["step"], users=step["users"], start=step["start"], end=step["end"],
         measured_from=step["measured_from"], messages=step["messages"], throughput=step["throughput"],
@@ -101,7 +103,7 @@ def step_stats(step: dict[str, Any], samples: Sequence[Sample]) -> StepStats:
         p99=step["p99"], slo_ok=step["slo_ok"],
         queue_length=statistics.fmean(queue) if queue else None, queue_length_max=max(queue, default=None),
         inference_time=inference, batch_size=batch, cpu_cores=cpu,
-        rss_bytes=max((s.rss_bytes for s in inside), default=None), server_throughput=server)
+        rss_bytes=max((s.rss_bytes for s in inside), default=None), server_throughput=server, cpu_wait=wait)
 
 
 def capacity_step(steps: Sequence[StepStats]) -> StepStats | None:

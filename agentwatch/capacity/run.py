@@ -96,6 +96,7 @@ def _step_row(s: StepStats) -> dict[str, Any]:
             "forward pass ms": ms(s.inference_time),
             "batch": None if s.batch_size is None else round(s.batch_size, 2),
             "CPU cores": None if s.cpu_cores is None else round(s.cpu_cores, 2),
+            "CPU wait": None if s.cpu_wait is None else round(s.cpu_wait, 2),
             "RSS MiB": None if s.rss_bytes is None else round(s.rss_bytes / MIB)}
 
 
@@ -124,7 +125,7 @@ def run_capacity(settings: CapacitySettings, log: Callable[[str], None] = print)
         agent = stack.enter_context(PinnedAgent(redis.url, pinning, {
             **env, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "agentwatch-capacity"}))
         stack.enter_context(pinning.pin_self("load"))
-        sampler = stack.enter_context(Sampler(agent.url))
+        sampler = stack.enter_context(Sampler(agent.url, pid=agent.pid))
         spec = LoadSpec((agent.url,), "ramp", options, settings.think, probes=False, seed=settings.seed)
         run = LoadRun(spec, workdir / "load", cpus=pinning.load)
         log(f"capacity: ramp from {ramp.users} users, +{ramp.step_users} every {ramp.step_seconds:g}s, until "
@@ -180,15 +181,24 @@ def run_capacity(settings: CapacitySettings, log: Callable[[str], None] = print)
     return result
 
 
+#: Seconds per second the agent may wait for its CPU before a step counts as contended.
+CONTENDED = 0.25
+
+
 def _broken_by(errors: dict[str, int], steps: list[StepStats]) -> str | None:
-    """What broke the SLO first: errors (by class) or latency."""
+    """What broke the SLO first: errors (by class) or latency; and whether other processes had the CPU."""
     first = next((s for s in steps if not s.slo_ok), None)
     if first is None:
         return None
     if first.error_ratio > 0 and errors:
         top = max(errors, key=lambda k: errors[k])
-        return f"errors at {first.users} users ({first.error_ratio:.2%}, mostly {top})"
-    return f"latency at {first.users} users ({first.good_ratio:.2%} within the threshold)"
+        what = f"errors at {first.users} users ({first.error_ratio:.2%}, mostly {top})"
+    else:
+        what = f"latency at {first.users} users ({first.good_ratio:.2%} within the threshold)"
+    if first.cpu_wait is not None and first.cpu_wait > CONTENDED:
+        what += (f"; the agent waited {first.cpu_wait:.2f} s per second for its CPU and used "
+                 f"{first.cpu_cores or 0:.2f} cores: other processes took it (a lower bound, not the pod's limit)")
+    return what
 
 
 def _notes(result: dict[str, Any]) -> list[str]:

@@ -13,6 +13,8 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -39,6 +41,8 @@ class Sample:
     inference_passes: float
     batched_requests: float  # sum of batch sizes
     messages: float  # message requests answered, any status
+    cpu_wait_seconds: float = 0.0  # time the agent's threads were runnable but waited for a CPU
+
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,7 +55,17 @@ def _value(data: Scrape, name: str, **labels: str) -> float:
         return 0.0  # a histogram with no observation yet has no series
 
 
-def sample_from(data: Scrape, t: float) -> Sample:
+def run_queue_wait(pid: int) -> float:
+    """Seconds every thread of ``pid`` spent runnable but waiting for a CPU (``/proc/<pid>/task/*/schedstat``,
+    second field, nanoseconds): on a shared machine, the CPU other processes took from the agent."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            total += int(f.read().split()[1])
+    return total / 1e9
+
+
+def sample_from(data: Scrape, t: float, cpu_wait: float = 0.0) -> Sample:
     classify = {"operation": "classify"}
     return Sample(
         t=t,
@@ -63,14 +77,15 @@ def sample_from(data: Scrape, t: float) -> Sample:
         inference_passes=_value(data, c.INFERENCE_DURATION.count, **classify),
         batched_requests=_value(data, c.INFERENCE_BATCH_SIZE.sum),
         messages=_value(data, c.REQUEST_DURATION.count, route=MESSAGES_ROUTE),
+        cpu_wait_seconds=cpu_wait,
     )
 
 
 class Sampler:
     """Scrapes ``base_url`` every ``interval`` seconds until closed; failed scrapes are counted."""
 
-    def __init__(self, base_url: str, interval: float = 1.0) -> None:
-        self.base_url, self.interval = base_url, interval
+    def __init__(self, base_url: str, interval: float = 1.0, pid: int | None = None) -> None:
+        self.base_url, self.interval, self.pid = base_url, interval, pid
         self.samples: list[Sample] = []
         self.failures = 0
         self._stop = threading.Event()
@@ -80,7 +95,8 @@ class Sampler:
         next_at = time.monotonic()
         while not self._stop.is_set():
             try:
-                self.samples.append(sample_from(scrape(self.base_url), time.time()))
+                wait = run_queue_wait(self.pid) if self.pid else 0.0
+                self.samples.append(sample_from(scrape(self.base_url), time.time(), wait))
             except OSError:
                 self.failures += 1
             next_at += self.interval
