@@ -28,10 +28,11 @@ from agentwatch.traces.otlp_json import Span
 __all__ = ["ATTRIBUTES", "by_trace", "draw_waterfall", "failed_trace", "label", "layout", "roots", "slowest_trace",
            "terminal_tree"]
 
-#: Attribute keys shown beside a span (others stay in the file): short, operational, no content.
-ATTRIBUTES = (genai.BATCH_SIZE, "agentwatch.conversation.turn", "http.response.status_code", "http.route",
-              genai.ERROR_TYPE, "agentwatch.intent", "agentwatch.escalation.reason", genai.OPERATION_NAME,
-              genai.USAGE_INPUT_TOKENS, genai.USAGE_OUTPUT_TOKENS)
+#: Attributes shown beside a span, with their short names (others stay in the file): operational, no content.
+ATTRIBUTES = {genai.BATCH_SIZE: "batch_size", "agentwatch.conversation.turn": "turn",
+              "http.response.status_code": "status", genai.ERROR_TYPE: "error", "agentwatch.intent": "intent",
+              "agentwatch.escalation.reason": "escalation", genai.OPERATION_NAME: "operation",
+              genai.USAGE_INPUT_TOKENS: "input_tokens", genai.USAGE_OUTPUT_TOKENS: "output_tokens"}
 Row = tuple[Span, int]
 
 
@@ -86,7 +87,7 @@ def layout(spans: Iterable[Span], trace_id: str) -> list[Row]:
 
 def label(span: Span) -> str:
     """``name`` plus the attributes worth showing, e.g. ``inference  batch_size=8``."""
-    shown = [f"{key.rsplit('.', 1)[-1]}={span.attributes[key]}" for key in ATTRIBUTES if key in span.attributes]
+    shown = [f"{short}={span.attributes[key]}" for key, short in ATTRIBUTES.items() if key in span.attributes]
     return span.name + (f"  [{', '.join(shown)}]" if shown else "")
 
 
