@@ -27,7 +27,7 @@ def spec_fragment(result: Mapping[str, Any], source: str) -> str:
     cap, knee, targets, res = result["capacity"], result["knee"], result["autoscaling"], result.get("resources")
     settings = result["settings"]
     lines = [f"# agentwatch capacity ({result['finished'][:10]}): one agent, {settings['pinning']}, "
-             f"AGENT_TORCH_THREADS={settings['torch_threads']}",
+             f"AGENT_TORCH_THREADS={settings['torch_threads']}, {settings.get('priority', '')}",
              f"#   SLO: {settings['slo']}"]
     if cap is None or targets is None:
         return "\n".join([*lines, "#   no step held the SLO: nothing to derive"]) + "\n"

@@ -86,8 +86,11 @@ def plot_capacity(result: Mapping[str, Any], path: str | Path) -> Path:
     right.legend(lines[0] + extra[0], lines[1] + extra[1], fontsize=8, loc="upper left")
     right.grid(alpha=0.3)
     settings = result.get("settings", {})
+    host = result.get("host", {})
     fig.suptitle(f"agentwatch capacity: one agent, {settings.get('pinning', '')}, "
-                 f"torch threads {settings.get('torch_threads', '?')}", fontsize=10)
+                 f"torch threads {settings.get('torch_threads', '?')}, {settings.get('priority', '')}; "
+                 f"load average {host.get('loadavg_1m_at_start', '?')} → {host.get('loadavg_1m_at_end', '?')}",
+                 fontsize=9)
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

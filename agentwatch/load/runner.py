@@ -122,7 +122,7 @@ class LoadRun:
     """One headless Locust run in a child process; ``wait()`` returns its :class:`LoadSummary`."""
 
     def __init__(self, spec: LoadSpec, out_dir: str | Path | None = None, *, cpus: str | None = None,
-                 env: Mapping[str, str] | None = None, verify: bool = True) -> None:
+                 env: Mapping[str, str] | None = None, verify: bool = True, prefix: Sequence[str] = ()) -> None:
         require_locust()
         self.spec = spec
         self.out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="agentwatch-load-"))
@@ -130,13 +130,14 @@ class LoadRun:
         self.prefix = self.out_dir / "locust"
         self.ledger = self.out_dir / "ledger.json"
         self.log_path = self.out_dir / "locust.log"
-        self.cpus, self.env, self.verify = cpus, env, verify
+        self.cpus, self.env, self.verify, self.wrapper = cpus, env, verify, list(prefix)
         self.process: subprocess.Popen[bytes] | None = None
         self.summary: LoadSummary | None = None
         self._stack = contextlib.ExitStack()
 
     def command(self, path: Path) -> list[str]:
-        cmd = [sys.executable, "-m", "locust", "-f", str(path), *self.spec.arguments(self.prefix, self.ledger)]
+        cmd = [*self.wrapper, sys.executable, "-m", "locust", "-f", str(path),
+               *self.spec.arguments(self.prefix, self.ledger)]
         return ["taskset", "-c", self.cpus, *cmd] if self.cpus else cmd
 
     def start(self) -> Self:
