@@ -73,6 +73,13 @@ class StepStats:
     server_throughput: float | None  # message requests per second, any status
     cpu_wait: float | None = None  # seconds per second the agent waited for its CPU (other processes had it)
 
+    @property
+    def cpu_per_message(self) -> float | None:
+        """CPU seconds per message answered: robust to other load on the machine, unlike throughput."""
+        if not self.cpu_cores or not self.server_throughput:
+            return None
+        return self.cpu_cores / self.server_throughput
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

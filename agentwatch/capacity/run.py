@@ -122,6 +122,7 @@ def _step_row(s: StepStats) -> dict[str, Any]:
             "batch": None if s.batch_size is None else round(s.batch_size, 2),
             "CPU cores": None if s.cpu_cores is None else round(s.cpu_cores, 2),
             "CPU wait": None if s.cpu_wait is None else round(s.cpu_wait, 2),
+            "CPU ms/msg": None if s.cpu_per_message is None else round(s.cpu_per_message * 1000, 2),
             "RSS MiB": None if s.rss_bytes is None else round(s.rss_bytes / MIB)}
 
 
@@ -191,6 +192,7 @@ def run_capacity(settings: CapacitySettings, log: Callable[[str], None] = print)
         "slo": asdict(slo),
         "steps": [s.to_dict() for s in steps],
         "capacity": best.to_dict() if best else None,
+        "cpu_per_message": _cpu_per_message(steps),
         "knee": knee.to_dict() if knee else None,
         "broken_by": _broken_by(summary.errors_by_class, steps),
         "autoscaling": targets.to_dict() if targets else None,
@@ -228,6 +230,14 @@ def _broken_by(errors: dict[str, int], steps: list[StepStats]) -> str | None:
     return what
 
 
+def _cpu_per_message(steps: list[StepStats]) -> float | None:
+    """Median CPU seconds per message over the steps that held the SLO."""
+    import statistics
+
+    costs = [s.cpu_per_message for s in steps if s.slo_ok and s.cpu_per_message]
+    return statistics.median(costs) if costs else None
+
+
 def _notes(result: dict[str, Any]) -> list[str]:
     notes = []
     cap, knee, targets = result["capacity"], result["knee"], result["autoscaling"]
@@ -242,6 +252,11 @@ def _notes(result: dict[str, Any]) -> list[str]:
         notes.append("no step held the SLO: the first step is already past this agent's capacity")
     if result["broken_by"]:
         notes.append(f"SLO broken first by {result['broken_by']}")
+    cost = result.get("cpu_per_message")
+    if cost:
+        notes.append(f"CPU per message (median of the steps that held the SLO): {cost * 1000:.1f} ms, whatever the "
+                     f"neighbours took; a whole CPU at that cost would answer at most {1 / cost:.0f} msg/s "
+                     "(a ceiling, not a capacity: latency is not measured there)")
     if knee:
         notes.append(f"knee of the latency curve at {knee['users']} users ({knee['throughput']:.1f} msg/s, "
                      f"p99 {knee['p99'] * 1000:.0f} ms)")
