@@ -133,9 +133,13 @@ def draw_waterfall(rows: Sequence[Row], path: str | Path, title: str = "") -> Pa
         color = "#d62728" if span.failed else ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf"][depth % 5]
         ax.barh(i, width, left=left, height=0.6, color=color)
         text = f"{'  ' * depth}{label(span)}  ({span.duration_s * 1000:.1f} ms)"
-        inside = width > total_ms * 0.55
-        ax.text(left + (0.01 * total_ms if inside else width + 0.01 * total_ms), i, text, va="center",
-                fontsize=8, color="white" if inside else "black", clip_on=False)
+        gap = 0.01 * total_ms
+        if width > total_ms * 0.55:  # a long bar holds its label
+            ax.text(left + gap, i, text, va="center", fontsize=8, color="white")
+        elif left + width / 2 > total_ms / 2:  # a bar on the right: label to its left
+            ax.text(left - gap, i, text, va="center", ha="right", fontsize=8)
+        else:
+            ax.text(left + width + gap, i, text, va="center", fontsize=8)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{span.span_id[:8]}" for span, _ in rows], fontsize=7, family="monospace")
     ax.invert_yaxis()
