@@ -55,6 +55,10 @@ def capacity(
                                 utilisation=utilisation, peak_rate=peak_rate, command=command_line())
     try:
         result = run_capacity(settings, log=lambda text: console.print(text, highlight=False))
+    except ImportError as exc:
+        typer.echo(f"agentwatch capacity: runs the agent and plots: pip install 'agentwatch[agent,load,dashboards]' "
+                   f"({exc.name} is missing)", err=True)
+        raise typer.Exit(1) from None
     except SpecError as err:
         typer.echo(str(err), err=True)
         raise typer.Exit(1) from None
@@ -62,7 +66,11 @@ def capacity(
         typer.echo(f"agentwatch capacity: {exc}", err=True)
         raise typer.Exit(1) from None
     out_dir = out or (Path("bench/results/quick") if quick else Path("bench/results"))
-    json_path, png_path = write(result, out_dir)
+    try:
+        json_path, png_path = write(result, out_dir)
+    except ImportError:
+        typer.echo("agentwatch capacity: the plot needs matplotlib: pip install 'agentwatch[dashboards]'", err=True)
+        raise typer.Exit(1) from None
     fragment = spec_fragment(result, str(json_path))
     (out_dir / "capacity-spec.yaml").write_text(fragment)
 

@@ -59,6 +59,11 @@ def traces(
         console.print(f"[bold]{kind} trace[/] ({len(rows)} spans)")
         console.print(terminal_tree(rows))
         if png:
-            path = draw_waterfall(rows, folder / f"trace-{kind}-{trace_id[:8]}.png",
-                                  title=f"{kind} trace {trace_id}")
+            try:
+                path = draw_waterfall(rows, folder / f"trace-{kind}-{trace_id[:8]}.png",
+                                      title=f"{kind} trace {trace_id}")
+            except ImportError:
+                typer.echo("agentwatch traces: PNGs need matplotlib: pip install 'agentwatch[dashboards]' "
+                           "(or --no-png)", err=True)
+                raise typer.Exit(1) from None
             console.print(f"wrote {path}")
