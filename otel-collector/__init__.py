@@ -16,7 +16,7 @@ Component type names are the current ones (contrib 0.159.0): ``otlp_grpc`` repla
 
 from __future__ import annotations
 
-from agentwatch.alerts.writers import dump_yaml, header
+from agentwatch.artefacts import dump_yaml
 from agentwatch.durations import go_duration
 from agentwatch.spec.model import Spec
 from agentwatch.telemetry import catalogue as c
@@ -30,6 +30,7 @@ __all__ = [
     "SPANMETRICS_PORT",
     "TELEMETRY_PORT",
     "collector_config",
+    "render",
     "slow_trace_threshold_ms",
 ]
 
@@ -84,8 +85,8 @@ def _span_metrics() -> dict:
     }
 
 
-def collector_config(spec: Spec, source: str) -> str:
-    """The Collector config text for ``spec`` (``source`` names the spec in the header)."""
+def collector_config(spec: Spec) -> str:
+    """The Collector config text for ``spec``."""
     config = {
         "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
         "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": "0.0.0.0:4317"},
@@ -119,4 +120,9 @@ def collector_config(spec: Spec, source: str) -> str:
         },
     }
     note = "# OpenTelemetry Collector (contrib) config of compose/; otel-collector/README.md explains it\n"
-    return header(source) + note + dump_yaml(config)
+    return note + dump_yaml(config)
+
+
+def render(spec: Spec) -> dict[str, str]:
+    """The ``collector`` family: ``otel-collector/generated/config.yaml``."""
+    return {COLLECTOR_CONFIG: collector_config(spec)}

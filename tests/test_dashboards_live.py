@@ -24,7 +24,7 @@ import yaml
 from typer.testing import CliRunner
 
 from agentwatch import alerts
-from agentwatch.cli import _register_commands, app
+from agentwatch.cli import app
 from agentwatch.dashboards.capacity import KUBERNETES_ONLY_PANELS
 from agentwatch.dashboards.config import DASHBOARD_FILES
 from agentwatch.dashboards.export import PROVISIONING_DIR
@@ -68,7 +68,7 @@ def _load(url: str, out: Path) -> LoadSummary:
 @pytest.fixture(scope="module")
 def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSession]:
     rules_dir = tmp_path_factory.mktemp("rules")
-    files = alerts.generate_all(load_spec(ROOT / "agentwatch.yaml"), "agentwatch.yaml", time_scale=TIME_SCALE)
+    files = alerts.render(load_spec(ROOT / "agentwatch.yaml"), time_scale=TIME_SCALE)
     rule_files = []
     for relpath, text in files.items():
         data = yaml.safe_load(text)
@@ -150,7 +150,6 @@ def test_latency_exemplars_carry_trace_ids(live: LiveSession) -> None:
 
 
 def test_render_draws_every_dashboard_without_an_empty_panel(live: LiveSession, tmp_path: Path) -> None:
-    _register_commands()
     out = Path(os.environ.get("AGENTWATCH_RENDER_DIR") or tmp_path)
     range_s = int(time.time() - live.started) + 5
     result = CliRunner().invoke(app, ["dashboards", "render", "--prometheus", live.prometheus.url,

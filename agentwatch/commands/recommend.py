@@ -3,7 +3,7 @@
 From a live Prometheus (``--prometheus URL --since 1h``) or from a capacity run (``--capacity
 bench/results/capacity.json``), or both (Prometheus for usage, the capacity run for the per-pod
 throughput the replica count assumes). Prints a table and writes the spec fragment (``--out``);
-merge it into ``agentwatch.yaml`` and ``agentwatch generate all`` carries it into the Deployment.
+merge it into ``agentwatch.yaml`` and ``agentwatch generate`` carries it into the Deployment.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ __all__ = ["LoadError", "LoadRun", "LoadSpec", "locustfile", "require_locust", "
            "wait_ready"]
 
 MISSING = "the load generator needs Locust: pip install 'agentwatch[load]'"
-_LOAD_EXTRA = ("locust", "kneed", "httpx")
+_LOAD_EXTRA = ("locust", "kneed")
 
 
 class LoadError(RuntimeError):

@@ -5,6 +5,9 @@ of thousands of spans a second while proving the service really exported what it
 ``json_lines`` every export request is also appended to that file as one OTLP JSON line, the
 format the Collector's file exporter writes (``agentwatch traces`` draws them).
 
+Hand-written on ``http.server`` and the OTLP protobuf types: the Collector and Jaeger have no binary
+on these machines, and no maintained Python package receives OTLP/HTTP (the SDK only exports).
+
 Usage::
 
     with OtlpReceiver() as receiver:              # OtlpReceiver(keep_spans=False) to only count

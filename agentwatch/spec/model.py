@@ -18,7 +18,16 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from agentwatch.durations import parse_duration
 from agentwatch.telemetry import catalogue as c
@@ -462,6 +471,20 @@ class Spec(_Model):
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     dashboards: Dashboards = Dashboards()
     autoscaling: Autoscaling | None = None
+    #: The spec file's name, set by the loader; generated files name it in their DO-NOT-EDIT header.
+    _source: str = PrivateAttr("agentwatch.yaml")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        # The same content is the same spec, whichever file it was read from.
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = _Model.__hash__
 
     def sloth_id(self, slo: SLO) -> str:
         return f"{self.service.name}-{slo.name}"
