@@ -1,14 +1,15 @@
 """Every dashboard panel shows a true value from real agents under load, and renders without an empty panel.
 
-Two module-scoped sessions, each with the scripted conversation load (every outcome, escalation
-triggers) and a real Prometheus scraping the agents every second with the generated SLO, KPI and
-by-version rules (time-scaled so their windows fill within the run):
+Two module-scoped sessions, each with the support-queue customers of the one locustfile (every
+outcome, every escalation reason) and a real Prometheus scraping the agents every second with the
+generated SLO, KPI and by-version rules (time-scaled so their windows fill within the run):
 
-* ``faults``: two agents of one version (real model, real Redis) with 5 % injected 5xx, and bad
-  requests; half-way the second restarts, polled for readiness while its model loads and taken out
-  of the load meanwhile, as Kubernetes and the demo do (this drew the failed-request ratio at 850 %);
-* ``healthy``: two agents of different versions, no fault and no bad request at all: error-ratio
-  panels must read 0 %, not "No data".
+* ``faults``: two agents of one version (real model, real Redis) with 5 % injected 5xx, and the
+  broken client's malformed requests; half-way the second restarts, polled for readiness while its
+  model loads and taken out of the load meanwhile, as Kubernetes and the demo do (this drew the
+  failed-request ratio at 850 %);
+* ``healthy``: two agents of different versions, no fault and no malformed request at all:
+  error-ratio panels must read 0 %, not "No data".
 
 Queries are substituted the way Grafana would, with the provisioned datasource's 15 s scrape
 interval, so ``$__rate_interval`` is 1m. Only the panels listed in ``capacity.KUBERNETES_ONLY_PANELS``
@@ -19,12 +20,10 @@ running.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
 import re
-import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -32,7 +31,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -50,7 +48,8 @@ from agentwatch.dashboards.grafana import (
     resolve_variables,
 )
 from agentwatch.dashboards.panel_data import query_panel
-from agentwatch.loadgen import LoadStats, Persona, run_conversation, run_load
+from agentwatch.load.runner import run_load, start_load
+from agentwatch.load.summary import LoadSummary
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
 from agentwatch.spec import load_spec
 from agentwatch.telemetry import catalogue as c
@@ -69,13 +68,14 @@ class Scenario:
     #: AGENT_VERSION of each agent process ("" keeps the default: agentwatch's version).
     versions: tuple[str, ...]
     fault_ratio: float
-    bad_request_share: float
+    #: Include the broken client's malformed requests (4xx).
+    probes: bool
     restart: bool = False
     load_seconds: float = LOAD_SECONDS
 
 
-SCENARIOS = (Scenario("faults", ("", ""), 0.05, 0.1, restart=True),
-             Scenario("healthy", ("1.0.0", "1.1.0"), 0.0, 0.0, load_seconds=min(20.0, LOAD_SECONDS)))
+SCENARIOS = (Scenario("faults", ("", ""), 0.05, probes=True, restart=True),
+             Scenario("healthy", ("1.0.0", "1.1.0"), 0.0, probes=False, load_seconds=min(20.0, LOAD_SECONDS)))
 
 
 @dataclass
@@ -91,39 +91,22 @@ class LiveSession:
         return TimeContext(end=now, range_s=now - self.started + 5, scrape_s=scrape_s)
 
 
-#: An escalation the human then closes: the agent records it as outcome ``escalated``.
-HANDED_OVER = Persona("handed-over", ("I want to talk to a human",), "resolved")
+def _load(urls: list[str], scenario: Scenario, seconds: float, out: Path) -> LoadSummary:
+    """Every persona (22 users: one seat per unit of weight) at a brisk pace."""
+    return run_load(urls, "steady", seconds, users=22, think=(0.3, 1.0), seed=3, out_dir=out,
+                    probes=scenario.probes)
 
 
-async def _load(urls: list[str], bad_request_share: float, seconds: float) -> LoadStats:
-    """The scripted load, plus escalated conversations that get closed (the load leaves its open)."""
-    async def handovers() -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
-            for i in range(int(seconds // 3)):
-                await run_conversation(client, urls[i % len(urls)], HANDED_OVER, LoadStats())
-                await asyncio.sleep(3)
-
-    stats, _ = await asyncio.gather(run_load(urls, duration=seconds, rate=8,
-                                             bad_request_share=bad_request_share), handovers())
-    return stats
-
-
-def _restart_under_load(agents: list[AgentProcess], bad_request_share: float) -> LoadStats:
+def _restart_under_load(agents: list[AgentProcess], scenario: Scenario, out: Path) -> None:
     """Restart the last agent while the others keep serving (a load balancer skips an unready pod)."""
-    loop, stop = asyncio.new_event_loop(), asyncio.Event()
-    stats: list[LoadStats] = []
     serving = [a.url for a in agents[:-1]]
-    load = threading.Thread(target=lambda: stats.append(loop.run_until_complete(run_load(
-        serving, duration=120, rate=2, bad_request_share=bad_request_share, stop=stop))))
-    load.start()
-    try:
-        agents[-1].close()
-        agents[-1] = AgentProcess(agents[-1].env, port=agents[-1].port).start()
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        load.join(60)
-        loop.close()
-    return stats[0]
+    with start_load(serving, "steady", 120, users=4, think=(0.3, 1.0), seed=4, out_dir=out,
+                    probes=scenario.probes, verify=False) as run:
+        try:
+            agents[-1].close()
+            agents[-1] = AgentProcess(agents[-1].env, port=agents[-1].port).start()
+        finally:
+            run.stop()
 
 
 def _start_all(agents: list[AgentProcess]) -> None:
@@ -153,12 +136,16 @@ def live(request: pytest.FixtureRequest, redis_server: RedisServer,
                               ["--enable-feature=exemplar-storage"]) as prometheus:
             started = time.time()
             urls = [a.url for a in agents]
-            stats = asyncio.run(_load(urls, scenario.bad_request_share, scenario.load_seconds / 2))
+            loads = tmp_path_factory.mktemp("load")
+            halves = [_load(urls, scenario, scenario.load_seconds / 2, loads / "1")]
             if scenario.restart:  # readiness polls while the model loads must not count as failed requests
-                stats.codes.update(_restart_under_load(agents, scenario.bad_request_share).codes)
-            stats.codes.update(asyncio.run(_load(urls, scenario.bad_request_share, scenario.load_seconds / 2)).codes)
-            errors = {code for code in stats.codes if code >= 400}
-            assert stats.codes and (errors if scenario.fault_ratio else not errors), stats.codes
+                _restart_under_load(agents, scenario, loads / "restart")
+            halves.append(_load(urls, scenario, scenario.load_seconds / 2, loads / "2"))
+            errors = {k for half in halves for k, n in half.errors_by_class.items() if n}
+            # Every panel needs its data: escalations closed by a human, abandonment, and errors or none.
+            assert errors >= {"injected_fault"} if scenario.fault_ratio else not errors, errors
+            assert {"escalated", "resolved", "abandoned"} <= {o for h in halves for o in h.outcomes}
+            assert all(h.answers_by_class["ok"] > h.messages / 2 and h.turns_lost == 0 for h in halves)
             # Two more scrapes and rule evaluations after the last request.
             wait_until(lambda: bool(prometheus.query("slo:period_error_budget_remaining:ratio")), 20, "SLO rules")
             time.sleep(3)

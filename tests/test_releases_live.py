@@ -17,10 +17,8 @@ threshold (robust on a loaded machine), fewer requests per window, a 20 s canary
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +31,7 @@ import yaml
 from agentwatch import alerts
 from agentwatch.alerts import conventions as cv
 from agentwatch.k8s import canary
-from agentwatch.loadgen import LoadStats, run_load
+from agentwatch.load.runner import LoadError, start_load
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, wait_until
 from agentwatch.spec.model import Spec
 
@@ -103,13 +101,10 @@ def release(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory)
         first.result(), second.result()
         prometheus = stack.enter_context(
             PrometheusServer(_config({HEALTHY: healthy.port, FAULTY: faulty.port}, rule_files)))
-        loop = asyncio.new_event_loop()
-        stop = asyncio.Event()
-        result: list[LoadStats] = []
-        load = threading.Thread(target=lambda: result.append(loop.run_until_complete(run_load(
-            [healthy.url, faulty.url], duration=90, rate=3, bad_request_share=0, stop=stop))))
+        # The support-queue customers, every turn on either version; no malformed requests.
+        load = start_load([healthy.url, faulty.url], "steady", 90, users=12, think=(0.3, 1.0), seed=5,
+                          out_dir=tmp_path_factory.mktemp("release-load"), probes=False, verify=False)
         started = time.monotonic()
-        load.start()
         firing: set[str] = set()
         try:
             def fired() -> bool:
@@ -121,9 +116,9 @@ def release(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory)
             firing.update(_firing_versions(prometheus))
             yield Release(spec, prometheus, firing)
         finally:
-            loop.call_soon_threadsafe(stop.set)
-            load.join(60)
-            loop.close()
+            load.stop()
+            with contextlib.suppress(LoadError):
+                load.wait(60)
 
 
 def test_the_version_regression_alert_fires_for_the_faulty_version_only(release: Release) -> None:
