@@ -20,6 +20,7 @@ running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -48,7 +49,7 @@ from agentwatch.dashboards.grafana import (
     resolve_variables,
 )
 from agentwatch.dashboards.panel_data import query_panel
-from agentwatch.load.runner import run_load, start_load
+from agentwatch.load.runner import LoadError, run_load, start_load
 from agentwatch.load.summary import LoadSummary
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
 from agentwatch.spec import load_spec
@@ -100,13 +101,15 @@ def _load(urls: list[str], scenario: Scenario, seconds: float, out: Path) -> Loa
 def _restart_under_load(agents: list[AgentProcess], scenario: Scenario, out: Path) -> None:
     """Restart the last agent while the others keep serving (a load balancer skips an unready pod)."""
     serving = [a.url for a in agents[:-1]]
-    with start_load(serving, "steady", 120, users=4, think=(0.3, 1.0), seed=4, out_dir=out,
-                    probes=scenario.probes, verify=False) as run:
-        try:
-            agents[-1].close()
-            agents[-1] = AgentProcess(agents[-1].env, port=agents[-1].port).start()
-        finally:
-            run.stop()
+    run = start_load(serving, "steady", 120, users=4, think=(0.3, 1.0), seed=4, out_dir=out,
+                     probes=scenario.probes, verify=False)
+    try:
+        agents[-1].close()
+        agents[-1] = AgentProcess(agents[-1].env, port=agents[-1].port).start()
+    finally:
+        run.stop()  # stopped early on purpose: its summary is not needed
+        with contextlib.suppress(LoadError):
+            run.wait(60)
 
 
 def _start_all(agents: list[AgentProcess]) -> None:
