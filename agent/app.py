@@ -169,7 +169,7 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
     async def healthz() -> Response:
         """Alive (a failed model load makes the process unhealthy, so it gets restarted)."""
         if service.load_error:
-            return error_response(tel, "model_not_loaded", service.load_error)
+            return error_response(tel, "model_not_loaded", service.load_error, count=False)
         return JSONResponse({"status": "ok"})
 
     @app.get("/readyz")
@@ -177,7 +177,7 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
         """200 once the model answered its warm-up call and Redis answers; else 503 with the reason."""
         error_class, reason = await service.readiness()
         if error_class is not None:
-            return error_response(tel, error_class, reason)
+            return error_response(tel, error_class, reason, count=False)  # a probe answer, not a failed request
         return JSONResponse({"status": "ready"})
 
     _install_error_handlers(app, tel)
