@@ -11,7 +11,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv install generate lint test test-fast reliability soak audit demo bench bench-quick clean
+.PHONY: help deps venv install generate check-generated lock lint test test-fast reliability soak audit demo bench \
+	bench-quick capacity clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,9 +29,10 @@ $(PY):
 	python3 -m venv $(VENV)
 
 # torch first, pinned: the CPU build lies on disk; an unpinned torch pulls gigabytes of CUDA wheels.
-$(STAMP): pyproject.toml | $(PY)
+# constraints.txt pins every package CI installs (`make lock` refreshes it from the venv).
+$(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install -q --disable-pip-version-check torch==2.13.0
-	$(PIP) install -q --disable-pip-version-check -e '.[test]'
+	$(PIP) install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install agentwatch with its test extras (idempotent)
@@ -38,7 +40,13 @@ venv: $(STAMP) ## Create .venv and install agentwatch with its test extras (idem
 install: venv deps ## Everything `make test` and `make demo` need
 
 generate: venv ## Regenerate every committed artefact from agentwatch.yaml
-	$(AW) generate all
+	$(AW) generate
+
+check-generated: venv ## Fail if a committed artefact differs from what agentwatch.yaml generates
+	$(AW) generate --check
+
+lock: venv ## Re-pin constraints.txt to what the venv has (after changing dependencies)
+	$(PIP) freeze --exclude-editable | grep -v -e '^agentwatch' -e '^torch==' > constraints.txt
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
@@ -57,9 +65,8 @@ reliability: install ## The reliability suite (faults, failover, overload, hosti
 soak: install ## Steady load for SOAK_SECONDS (default 600): RSS, fds, Redis memory, latency at start vs end
 	$(PY) -m agentwatch.bench.soak --seconds $(SOAK_SECONDS)
 
-audit: venv ## pip-audit of the pinned set installed in .venv (needs PyPI's vulnerability data)
-	$(VENV)/bin/pip freeze --exclude-editable > $(VENV)/pinned.txt
-	$(VENV)/bin/pip-audit --requirement $(VENV)/pinned.txt --no-deps --disable-pip --progress-spinner off --desc
+audit: venv ## pip-audit of the pinned set (constraints.txt) against PyPI's vulnerability data
+	$(VENV)/bin/pip-audit --requirement constraints.txt --no-deps --disable-pip --progress-spinner off --desc
 
 demo: install ## Run the reference agent with a local Redis, Prometheus and Alertmanager, under load
 	$(PY) -m agentwatch.demo
@@ -69,6 +76,10 @@ bench: install ## Run every benchmark (results in bench/results/)
 
 bench-quick: install ## Short version of every benchmark
 	$(PY) -m agentwatch.bench.run --quick
+
+capacity: install ## One pinned agent ramped until the SLO breaks: bench/results/capacity.{json,png} (~5 min)
+	$(AW) capacity --peak-rate 200
+	$(PY) -m agentwatch.bench.report
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

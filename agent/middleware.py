@@ -28,10 +28,16 @@ log = logging.getLogger("agentwatch.agent")
 
 
 def error_response(tel: Telemetry, error_class: str, message: str,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The JSON error response for ``error_class``; counts it and marks the current (server) span."""
+                   headers: Mapping[str, str] | None = None, *, count: bool = True) -> JSONResponse:
+    """The JSON error response for ``error_class``; counts it and marks the current (server) span.
+
+    ``count=False`` for probe answers (``/readyz``, ``/healthz``): they are not requests, the request
+    histogram excludes them, and counting them made "failed requests / requests" read 850 % while a
+    restarting instance was polled for readiness. ``agent_ready`` says what they say.
+    """
     status = c.ERROR_CLASS_STATUS[error_class]
-    tel.metrics.inc(c.ERRORS, error_class=error_class)
+    if count:
+        tel.metrics.inc(c.ERRORS, error_class=error_class)
     span = trace.get_current_span()
     if status >= 500:
         tel.set_error(span, error_class)

@@ -23,6 +23,7 @@ from agentwatch.agent.batcher import Batcher, expired_error
 from agentwatch.agent.dialogue import Decision, Policy, build_prompt, respond
 from agentwatch.agent.errors import AgentError
 from agentwatch.agent.faults import FaultInjector
+from agentwatch.agent.idle import Ended, IdleSweeper
 from agentwatch.agent.model import Classification, IntentModel
 from agentwatch.agent.settings import AgentSettings
 from agentwatch.agent.startup import init_metrics, process_start_time
@@ -64,7 +65,13 @@ class AgentService:
                                        cap=settings.history_max, ttl_seconds=settings.conversation_ttl_seconds,
                                        timeout_s=settings.redis_timeout_ms / 1000, cluster=settings.redis_cluster,
                                        pool_size=settings.max_inflight,
-                                       pool_timeout_s=settings.redis_pool_timeout_ms / 1000)
+                                       pool_timeout_s=settings.redis_pool_timeout_ms / 1000,
+                                       track_activity=settings.idle_timeout_seconds > 0,
+                                       version=telemetry.settings.service_version)
+        self.sweeper: IdleSweeper | None = None
+        if settings.idle_timeout_seconds > 0:  # every instance sweeps; the Redis claim counts each once
+            self.sweeper = IdleSweeper(self.store, timeout_s=settings.idle_timeout_seconds,
+                                       interval_s=settings.sweep_interval_seconds, on_end=self._ended)
         self.model: IntentModel | None = model
         self.generator: Any = None
         self.model_ready = False
@@ -75,6 +82,7 @@ class AgentService:
         self._gen_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._load_task: asyncio.Task[None] | None = None
         init_metrics(self.metrics, settings)
+        telemetry.set_build_info(model=settings.model_name, model_revision=settings.model_revision)
         self.batcher = Batcher(self._classify_batch, max_batch=settings.max_batch,
                                max_wait_s=settings.max_wait_ms / 1000, capacity=settings.queue_capacity,
                                metrics=self.metrics, model=settings.model_name)
@@ -85,6 +93,8 @@ class AgentService:
         """Start loading in the background: /healthz answers at once, /readyz once warm."""
         await self.batcher.start()
         self._load_task = asyncio.get_running_loop().create_task(self._load(), name="model-load")
+        if self.sweeper is not None:
+            self.sweeper.start()
 
     async def wait_ready(self, timeout: float = 120.0) -> None:
         """Wait until the model is warm (tests, benchmarks); raise if loading failed."""
@@ -135,6 +145,8 @@ class AgentService:
         self.draining = True
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        if self.sweeper is not None:
+            await self.sweeper.stop()
         await self.batcher.stop(drain_s=self.settings.shutdown_timeout_seconds)
         self._gen_executor.shutdown(wait=False, cancel_futures=True)
         await self.store.aclose()
@@ -298,7 +310,11 @@ class AgentService:
         if state == "missing":
             raise AgentError("context_not_found", f"no conversation with id {conversation_id}")
         if state == "closed":
-            self.metrics.inc(c.CONVERSATIONS_ENDED, outcome=final)
-            self.metrics.observe(c.CONVERSATION_TURNS, user_turns)
+            self._ended(Ended(conversation_id, final, user_turns))
         return {"conversation_id": conversation_id, "status": "closed", "outcome": final,
                 "user_turns": user_turns}
+
+    def _ended(self, ended: Ended) -> None:
+        """Count an ending this instance won (``/close`` or the idle sweep): once, with its turns."""
+        self.metrics.inc(c.CONVERSATIONS_ENDED, outcome=ended.outcome)
+        self.metrics.observe(c.CONVERSATION_TURNS, ended.user_turns)

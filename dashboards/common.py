@@ -18,7 +18,8 @@ def dashboard_link(stem: str, title: str) -> dict:
 
 
 def build_dashboard(stem: str, description: str, sections: Sequence[Section], variables: Sequence[g.Template],
-                    *, tags: Sequence[str], time_from: str, refresh: str, generated_note: str) -> g.Dashboard:
+                    *, tags: Sequence[str], time_from: str, refresh: str, generated_note: str,
+                    annotations: Sequence[dict] = ()) -> g.Dashboard:
     """A dashboard on the shared conventions; ``stem`` names the file and seeds the uid."""
     links = [g.DashboardLink(title="agentwatch dashboards", type="dashboards", tags=[TAG], asDropdown=True,
                              includeVars=True, keepTime=True)]
@@ -29,6 +30,7 @@ def build_dashboard(stem: str, description: str, sections: Sequence[Section], va
         tags=[TAG, *tags],
         panels=place(sections),
         templating=g.Templating(list=list(variables)),
+        annotations=g.Annotations(list=list(annotations)),
         links=links,
         time=g.Time(time_from, "now"),
         refresh=refresh,

@@ -28,12 +28,16 @@ __all__ = [
     "ERROR_CLASSES",
     "ERROR_CLASS_STATUS",
     "ESCALATION_REASONS",
+    "EXEMPLAR_SPAN_ID",
+    "EXEMPLAR_TRACE_ID",
     "EXTERNAL_METRICS",
     "INTENTS",
     "LABELS",
     "METRICS",
     "OTHER",
     "OUTCOMES",
+    "PROCESS_CPU_SECONDS",
+    "PROCESS_RESIDENT_MEMORY",
     "LabelDef",
     "MetricDef",
     "bucket_label",
@@ -44,6 +48,9 @@ Kind = Literal["counter", "gauge", "histogram"]
 
 #: Value every out-of-set label value is folded into in production.
 OTHER = "other"
+#: Exemplar labels: the trace id (Grafana's ``exemplarTraceIdDestinations`` names it) and span id.
+EXEMPLAR_TRACE_ID = "trace_id"
+EXEMPLAR_SPAN_ID = "span_id"
 
 # --- Closed label value sets -----------------------------------------------------------------
 
@@ -90,8 +97,10 @@ ESCALATION_REASONS: tuple[str, ...] = (
     "max_turns",
 )
 
-#: How a conversation ended. ``resolved`` means resolved without escalation (first contact).
-OUTCOMES: tuple[str, ...] = ("resolved", "escalated", "abandoned")
+#: How a conversation ended. ``resolved`` means resolved without escalation (first contact);
+#: ``abandoned`` is the client saying the user gave up; ``timed_out`` is a conversation nobody closed,
+#: ended by the agent after the configured idle time (so every started conversation ends once).
+OUTCOMES: tuple[str, ...] = ("resolved", "escalated", "abandoned", "timed_out")
 
 HTTP_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 #: Every status code a response can carry; the set is finite, so it is closed too.
@@ -127,7 +136,10 @@ LABELS: Mapping[str, LabelDef] = {
         LabelDef("reason", ESCALATION_REASONS, "Why the conversation was escalated."),
         LabelDef("outcome", OUTCOMES, "How the conversation ended."),
         LabelDef("token_type", TOKEN_TYPES, "gen_ai.token.type: input or output tokens."),
-        LabelDef("version", None, "agentwatch version of the running process."),
+        LabelDef("version", None, "The agent's version: AGENT_VERSION, else OTEL service.version, else "
+                 "the agentwatch version."),
+        LabelDef("agentwatch_version", None, "Version of the agentwatch library in the process."),
+        LabelDef("model_revision", None, "Revision of the served model (AGENT_MODEL_REVISION or detected)."),
     )
 }
 
@@ -156,12 +168,18 @@ class MetricDef:
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: Smallest value an observation can take, when it is the first bucket's bound (counts of
+    #: things: batch size, turns). ``histogram_quantile`` interpolates the first bucket from 0, so
+    #: a p90 of batches that are all 1 reads 0.9; queries floor quantiles at this value.
+    minimum: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"counter {self.name} must end in _total")
         if (self.kind == "histogram") != (self.buckets is not None):
             raise ValueError(f"{self.name}: buckets are required for histograms and only for them")
+        if self.minimum is not None and (not self.buckets or self.buckets[0] != self.minimum):
+            raise ValueError(f"{self.name}: minimum must be the first bucket bound")
         unknown = [label for label in self.labels if label not in LABELS]
         if unknown:
             raise ValueError(f"{self.name}: labels {unknown} are not in LABELS")
@@ -211,7 +229,7 @@ INFERENCE_DURATION = MetricDef(
 INFERENCE_BATCH_SIZE = MetricDef(
     "agent_inference_batch_size", "histogram", "requests",
     "Requests answered by one forward pass.",
-    (), BATCH_SIZE_BUCKETS,
+    (), BATCH_SIZE_BUCKETS, minimum=1,
 )
 QUEUE_LENGTH = MetricDef(
     "agent_queue_length", "gauge", "requests",
@@ -258,7 +276,7 @@ ESCALATIONS = MetricDef(
 CONVERSATION_TURNS = MetricDef(
     "agent_conversation_turns", "histogram", "turns",
     "User turns per conversation, observed when the conversation ends.",
-    (), TURN_BUCKETS,
+    (), TURN_BUCKETS, minimum=1,
 )
 INTENTS_TOTAL = MetricDef(
     "agent_intents_total", "counter", "messages",
@@ -300,8 +318,9 @@ GENERATION_TOKENS = MetricDef(
 )
 BUILD_INFO = MetricDef(
     "agent_build_info", "gauge", "info",
-    "Always 1; carries the agentwatch version.",
-    ("version",),
+    "Always 1, one series per process; carries the agent's version and model. Join it to put the "
+    "version on any series: `* on (job, instance) group_left (version) agent_build_info`.",
+    ("version", "agentwatch_version", "model", "model_revision"),
 )
 
 METRICS: tuple[MetricDef, ...] = (
@@ -344,6 +363,9 @@ def by_name(name: str) -> MetricDef:
 
 
 # --- Metrics from other exporters that dashboards and autoscalers may read ---------------------
+#: The process collector's CPU and RSS series (capacity runs and ``recommend`` read them by name).
+PROCESS_CPU_SECONDS = "process_cpu_seconds_total"
+PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes"
 #: name -> source. Listed once, so a test can tell a typo from an external series.
 EXTERNAL_METRICS: Mapping[str, str] = {
     "up": "Prometheus (scrape health)",
@@ -358,8 +380,8 @@ EXTERNAL_METRICS: Mapping[str, str] = {
     "kube_pod_container_resource_limits": "kube-state-metrics",
     "container_cpu_usage_seconds_total": "cAdvisor (kubelet)",
     "container_memory_working_set_bytes": "cAdvisor (kubelet)",
-    "process_cpu_seconds_total": "prometheus_client process collector",
-    "process_resident_memory_bytes": "prometheus_client process collector",
+    PROCESS_CPU_SECONDS: "prometheus_client process collector",
+    PROCESS_RESIDENT_MEMORY: "prometheus_client process collector",
     "process_start_time_seconds": "prometheus_client process collector",
     "process_virtual_memory_bytes": "prometheus_client process collector",
     "process_open_fds": "prometheus_client process collector",

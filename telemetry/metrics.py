@@ -16,14 +16,11 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from agentwatch.telemetry.catalogue import METRICS, MetricDef
+from agentwatch.telemetry.catalogue import EXEMPLAR_SPAN_ID, EXEMPLAR_TRACE_ID, METRICS, MetricDef
 from agentwatch.telemetry.labels import LabelPolicy
 
 __all__ = ["EXEMPLAR_TRACE_ID", "Metrics", "current_exemplar", "exemplar_of"]
 
-#: Exemplar label holding the trace id; Grafana's exemplarTraceIdDestinations names it.
-EXEMPLAR_TRACE_ID = "trace_id"
-EXEMPLAR_SPAN_ID = "span_id"
 
 
 def exemplar_of(span: trace.Span) -> dict[str, str] | None:
@@ -103,6 +100,10 @@ class Metrics:
         """Add to a gauge (negative to subtract)."""
         if self.enabled:
             self._child(metric, labels).inc(amount)
+
+    def clear(self, metric: MetricDef) -> None:
+        """Remove every labelled series of ``metric`` (info metrics restated with new labels)."""
+        self._metrics[metric.name][1].clear()
 
     def touch(self, metric: MetricDef, **labels: str) -> None:
         """Create a series without recording a value, so rate() and dashboards see it from start."""

@@ -337,7 +337,7 @@ def test_kpis_are_counted_correctly_for_scripted_conversations(redis_server):
     assert {r: agent.value(c.ESCALATIONS, reason=r) for r in c.ESCALATION_REASONS} == {
         "user_request": 1, "repeated_complaint": 1, "low_confidence": 1, "max_turns": 1}
     assert {o: agent.value(c.CONVERSATIONS_ENDED, outcome=o) for o in c.OUTCOMES} == {
-        "resolved": 1, "escalated": 2, "abandoned": 1}
+        "resolved": 1, "escalated": 2, "abandoned": 1, "timed_out": 0}
     assert agent.value(c.CONVERSATION_TURNS.count) == 4
     assert agent.value(c.CONVERSATION_TURNS.sum) == 3 + 1 + 2 + 1
     messages = sum(len(m) for m, _ in SCRIPTS.values())
