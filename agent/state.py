@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,8 @@ from redis.backoff import NoBackoff
 from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from agentwatch.agent.errors import AgentError
+
+log = logging.getLogger("agentwatch.agent")
 
 __all__ = ["AppendResult", "ConversationStore", "Snapshot", "activity_key", "meta_key", "turns_key"]
 
@@ -272,6 +275,16 @@ class ConversationStore:
         SCRIPT EXISTS round trip per call; a script missing after a Redis restart is loaded and only
         that command re-run (re-running an executed append would duplicate a turn)."""
         touch_keys, touch_args = [activity_key(self.version), VERSIONS_KEY], [now_ms, conversation_id, self.version]
+        if self.cluster:  # two slots, two nodes: redis-py's cluster pipeline refuses scripts; in order
+            try:
+                await self._touch(keys=touch_keys, args=touch_args)
+            except RedisError as exc:
+                # The index lives in one slot: while its shard fails over, keep taking turns, but
+                # with the TTL (not indexed, the sweep would never end the conversation; it expires).
+                log.warning("activity index unavailable; conversation kept with its TTL instead",
+                            extra={"error": type(exc).__name__})
+                args = [self.ttl, *args[1:]]
+            return await self._append(keys=keys, args=args)
         pipe = self.client.pipeline(transaction=False)
         pipe.evalsha(self._touch.sha, 2, *touch_keys, *touch_args)
         pipe.evalsha(self._append.sha, 2, *keys, *args)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import pytest
 from reliability_helpers import WriteLog, history_getter, lost, verify, write
 
-from agentwatch.agent.state import turns_key
+from agentwatch.agent.state import VERSIONS_KEY, turns_key
 from agentwatch.bench.harness import start_all
 from agentwatch.local.processes import AgentProcess, RedisCluster
 
@@ -48,8 +48,16 @@ def test_two_agents_on_a_redis_cluster_lose_no_turn(cluster_stack) -> None:
 
 def test_a_primary_failover_under_load_is_a_quick_503_window_and_then_everything_is_served(cluster_stack) -> None:
     cluster, agents = cluster_stack
-    ids = [f"fo-{i}-{time.monotonic_ns()}" for i in range(12)]
-    victim = cluster.primary_for(turns_key(ids[0]))
+    # The harshest primary to lose: the one holding the idle-sweep index (one slot, touched by every
+    # append). Its conversations fail over; every other one keeps being written (with its TTL).
+    victim = cluster.primary_for(VERSIONS_KEY)
+    candidates = (f"fo-{i}-{time.monotonic_ns()}" for i in range(1000))
+    on, off = [], []
+    for cid in candidates:
+        (on if cluster.primary_for(turns_key(cid)) is victim else off).append(cid)
+        if len(on) >= 4 and len(off) >= 8:
+            break
+    ids = on[:4] + off[:8]
     on_victim = {cid for cid in ids if cluster.primary_for(turns_key(cid)) is victim}
     marks: dict[str, float] = {}
 
