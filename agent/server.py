@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 import time
 from types import FrameType
 from typing import Any
@@ -28,6 +29,8 @@ from typing import Any
 __all__ = ["run"]
 
 log = logging.getLogger("agentwatch.agent")
+
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def _draining_server_class() -> type:
@@ -108,6 +111,12 @@ def run(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> N
 
     configure_logging(log_level.upper())
     app = create_app(settings)
+    # The inference thread gives up the GIL around every torch op and must win it back from the
+    # event loop; under overload the loop is busy shedding and each handover waited up to the 5 ms
+    # default (CPython's "convoy effect"), slowing a forward pass several times. At 0.5 ms the model
+    # kept 0.74-1.08 of its sustainable throughput at 10x the rate, against 0.61-0.80 (same run,
+    # alternating; bench/overload.py).
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     config = _config(app, host=host, port=port, log_level=log_level.lower(),
                      timeout_graceful_shutdown=settings.shutdown_timeout_seconds)
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:

@@ -137,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> Result:
     for w in windows:
         result.rows.append({"t s": round(w.t), "RSS MiB": w.rss / 2**20, "open fds": w.fds,
                             "Redis MiB": w.redis_memory / 2**20, "Redis keys": w.redis_keys, "requests": w.requests,
-                            "errors": w.errors, "p50 ms": w.p50_s * 1000, "p99 ms": w.p99_s * 1000})
+                            "errors": w.errors, "p50 ms": w.p50_s * 1000, "p99 ms": w.p99_s * 1000,
+                            "non-200": ", ".join(f"{k}: {v}" for k, v in sorted(w.statuses.items()) if k != 200)})
     start, end = windows[1] if len(windows) > 2 else windows[0], windows[-1]  # windows[0]: warm-up
     growth = end.rss / start.rss
     result.targets.append(Target("RSS end / start", "<= 1.10 (bounded)", growth, growth <= 1.10,
