@@ -48,7 +48,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from agentwatch.telemetry.envsettings import EnvSettings, SettingsError, env_name
@@ -141,6 +141,13 @@ class AgentSettings(EnvSettings):
             raise ValueError("must start with " + ", ".join(_SCHEMES))
         return value
 
+    @field_validator("redis_cluster")
+    @classmethod
+    def _cluster_over_tcp(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and str(info.data.get("redis_url", "")).startswith("unix://"):
+            raise ValueError("needs REDIS_URL to be a redis:// or rediss:// URL of one cluster node")
+        return value
+
     @model_validator(mode="after")
     def _derived_defaults(self) -> Self:
         # Frozen model: derived defaults are filled in once, here.
@@ -158,8 +165,6 @@ class AgentSettings(EnvSettings):
             object.__setattr__(self, "max_inflight", self.queue_capacity + self.max_batch)
         if self.redis_url.startswith(("redis+cluster://", "rediss+cluster://")):
             object.__setattr__(self, "redis_cluster", True)
-        if self.redis_cluster and self.redis_url.startswith("unix://"):
-            raise ValueError("AGENT_REDIS_CLUSTER=true needs a redis:// or rediss:// URL of one cluster node")
         return self
 
     @property
