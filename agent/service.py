@@ -183,7 +183,9 @@ class AgentService:
         Ready = model warm and not draining. The state store's health is reported in ``checks``;
         it gates readiness only with ``AGENT_READINESS_REQUIRES_STATE_STORE=true`` (README: probes).
         """
-        store_ok = await self.store.ping()
+        # Bounded well inside a probe's timeout: a Redis that hangs (not refuses) must not turn into
+        # a probe timeout, which would fail readiness after all.
+        store_ok = await self.store.ping(timeout_s=min(0.5, self.settings.redis_timeout_ms / 1000))
         checks = {"model": "ok" if self.model_ready else ("failed" if self.load_error else "loading"),
                   "state_store": "ok" if store_ok else "unavailable",
                   "draining": "yes" if self.draining else "no"}

@@ -222,10 +222,11 @@ class ConversationStore:
         finally:
             self._slots.release()
 
-    async def ping(self) -> bool:
-        """True when Redis answers within the timeout (probes: no connection slot needed)."""
+    async def ping(self, timeout_s: float | None = None) -> bool:
+        """True when Redis answers within ``timeout_s`` (default: the command timeout's bound);
+        probes need no connection slot."""
         try:
-            async with asyncio.timeout(2 * self.timeout_s):
+            async with asyncio.timeout(timeout_s or 2 * self.timeout_s):
                 return bool(await self.client.ping())
         except (RedisError, OSError, TimeoutError):
             return False

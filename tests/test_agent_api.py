@@ -424,3 +424,24 @@ def test_fault_injection(redis_server, faults, status):
         assert agent.value(c.ERRORS, error_class="injected_fault") == 1
     else:
         assert response.status_code == 200 and elapsed >= 0.15
+
+
+def test_a_hanging_redis_is_reported_by_readyz_within_the_probe_timeout():
+    """A Redis that accepts connections and never answers (a blackholed network path) must not turn
+    the readiness probe into a timeout, which would fail readiness after all."""
+    import socket
+
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)  # the kernel completes the handshakes; nobody ever reads or answers
+        url = f"redis://127.0.0.1:{blackhole.getsockname()[1]}/0"
+
+        async def scenario():
+            async with running_agent(url, redis_timeout_ms=3000) as agent:
+                start = time.perf_counter()
+                ready = await agent.client.get("/readyz")
+                return ready, time.perf_counter() - start
+
+        ready, seconds = run(scenario())
+    assert ready.status_code == 200 and ready.json()["checks"]["state_store"] == "unavailable"
+    assert seconds < 1.5, f"answered within a probe's 2 s timeout: {seconds:.2f}s"
