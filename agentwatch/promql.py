@@ -18,12 +18,14 @@ from agentwatch.telemetry import catalogue as c
 
 __all__ = [
     "bad_request_rate",
+    "count_over_time",
     "cpu_cores_per_pod",
     "error_class_rate",
     "error_class_spike",
     "error_ratio",
     "errors_ratio_by_class",
     "escalation_rate",
+    "evaluations",
     "external",
     "first_contact_resolution_rate",
     "histogram_average",
@@ -32,6 +34,7 @@ __all__ = [
     "increase",
     "join_selectors",
     "latency_good_ratio",
+    "mean_over",
     "memory_bytes_per_pod",
     "model_not_loaded",
     "no_traffic",
@@ -45,6 +48,7 @@ __all__ = [
     "selector",
     "series",
     "slow_request_rate",
+    "slower_than",
     "state_store_error_rate",
     "sum_by",
     "sum_over_time",
@@ -224,8 +228,23 @@ def bad_request_rate(metric: c.MetricDef, sel: str, window: str, bad_codes: str 
 
 def slow_request_rate(metric: c.MetricDef, sel: str, window: str, threshold_le: str) -> str:
     """Rate of requests slower than the ``threshold_le`` bucket bound: all minus those within it."""
-    within = sum_by(rate(metric.bucket, join_selectors(sel, selector(le=threshold_le)), window))
-    return f"{sum_by(rate(metric.count, sel, window))}\n-\n{within}"
+    return slower_than(metric.count, metric.bucket, sel, window, threshold_le)
+
+
+def slower_than(count: str, bucket: str, sel: str, window: str, threshold_le: str) -> str:
+    """Observations per second above bucket ``threshold_le`` of any histogram, by its series names."""
+    within = sum_by(rate(bucket, join_selectors(sel, selector(le=threshold_le)), window))
+    return f"{sum_by(rate(count, sel, window))}\n-\n{within}"
+
+
+def mean_over(expr: str, window: str) -> str:
+    """The mean of ``expr`` over ``window`` (a subquery), averaged over its series: one series out."""
+    return f"avg(avg_over_time(({expr})[{window}:]))"
+
+
+def evaluations(expr: str, window: str) -> str:
+    """How many evaluations of ``expr`` returned a sample over ``window`` (a subquery), summed."""
+    return f"sum(count_over_time(({expr})[{window}:]))"
 
 
 def rate_offset(name: str, sel: str, window: str, offset: str = "") -> str:
@@ -235,6 +254,10 @@ def rate_offset(name: str, sel: str, window: str, offset: str = "") -> str:
 
 def sum_over_time(name: str, sel: str, window: str) -> str:
     return f"sum_over_time({series(name, sel)}[{window}])"
+
+
+def count_over_time(name: str, sel: str, window: str) -> str:
+    return f"count_over_time({series(name, sel)}[{window}])"
 
 
 def without(labels: Iterable[str], expr: str) -> str:

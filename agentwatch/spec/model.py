@@ -33,6 +33,7 @@ from agentwatch.durations import parse_duration
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
+    "RESERVED_ALERT_LABELS",
     "SLI",
     "SLO",
     "TARGET_LABELS",
@@ -53,6 +54,7 @@ __all__ = [
     "Spec",
     "Threshold",
     "le_text",
+    "spec_issues",
 ]
 
 #: Labels Prometheus adds to every scraped series (not in the catalogue, but valid in selectors).
@@ -156,19 +158,31 @@ class LatencySLI(_RequestSLI):
 class RawSLI(_Model):
     """The user's own PromQL; ``{{.window}}`` (Sloth's placeholder) is replaced by each window.
 
-    Give ``total`` and one of ``bad``/``good``. Each query must return one label-less series
-    (wrap it in ``sum()``).
+    Either events — ``total`` and one of ``bad``/``good``, each query returning one label-less series
+    (wrap it in ``sum()``) — or ``error_ratio``, a query that already returns the error ratio (0-1),
+    Sloth's ``raw`` SLI. A ratio carries no traffic volume, so the SLO-period ratio of an
+    ``error_ratio`` SLI falls back to Sloth's mean of 5m ratios (the rule says so in a comment);
+    events SLIs are traffic-weighted.
     """
 
     bad: str | None = None
     good: str | None = None
-    total: str
+    total: str | None = None
+    error_ratio: str | None = Field(None, description="A query returning the error ratio (0-1) itself.")
 
     @model_validator(mode="after")
     def _one_of(self) -> RawSLI:
-        if (self.bad is None) == (self.good is None):
+        if self.error_ratio is not None:
+            given = [k for k in ("bad", "good", "total") if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"error_ratio stands alone; drop {', '.join(given)} (allowed: error_ratio, "
+                                 "or total with one of bad, good)")
+        elif self.total is None:
+            raise ValueError("give total with one of bad, good, or error_ratio alone "
+                             "(allowed: bad, good, total, error_ratio)")
+        elif (self.bad is None) == (self.good is None):
             raise ValueError("give exactly one of bad, good (allowed: bad, good)")
-        for query in (self.bad, self.good, self.total):
+        for query in (self.bad, self.good, self.total, self.error_ratio):
             if query is not None and "{{.window}}" not in query.replace(" ", ""):
                 raise ValueError("every raw query needs the {{.window}} placeholder, e.g. "
                                  "sum(rate(my_requests_total[{{.window}}]))")
@@ -192,6 +206,19 @@ class SLI(_Model):
         return next(k for k in ("availability", "latency", "raw") if getattr(self, k) is not None)
 
 
+#: Labels every burn-rate alert gets from the generator; a user value would be overwritten, so it is an error.
+RESERVED_ALERT_LABELS: tuple[str, ...] = ("severity", "sloth_severity", "slo", "service", "long", "short")
+
+
+def _check_alert_labels(labels: dict[str, str]) -> dict[str, str]:
+    _check_label_names(labels)
+    reserved = [k for k in labels if k in RESERVED_ALERT_LABELS]
+    if reserved:
+        raise ValueError(f"label(s) {reserved} are set by agentwatch on every alert (severity is page or ticket, "
+                         f"which its Alertmanager routing reads); reserved: {', '.join(RESERVED_ALERT_LABELS)}")
+    return labels
+
+
 class AlertSettings(_Model):
     """One severity (page or ticket) of an SLO's burn-rate alerts."""
 
@@ -200,7 +227,7 @@ class AlertSettings(_Model):
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
 
-    _labels_ok = field_validator("labels")(_check_label_names)
+    _labels_ok = field_validator("labels")(_check_alert_labels)
 
 
 class Alerting(_Model):
@@ -212,7 +239,7 @@ class Alerting(_Model):
     page: AlertSettings = AlertSettings()
     ticket: AlertSettings = AlertSettings()
 
-    _labels_ok = field_validator("labels")(_check_label_names)
+    _labels_ok = field_validator("labels")(_check_alert_labels)
 
 
 class SLO(_Model):
@@ -481,3 +508,19 @@ class Spec(_Model):
 
     def sloth_id(self, slo: SLO) -> str:
         return f"{self.service.name}-{slo.name}"
+
+
+def spec_issues(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
+    """Problems only the whole spec shows (a field alone is valid), as ``(path, message)``.
+
+    The loader and the importers report them like field errors, at the path's line.
+    """
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    seen: dict[str, int] = {}
+    for i, slo in enumerate(spec.slos):
+        if slo.name in seen:
+            problems.append((("slos", i, "name"),
+                             f"duplicate SLO name {slo.name!r} (already used by slos[{seen[slo.name]}]; "
+                             "allowed: a name not used by another SLO)"))
+        seen.setdefault(slo.name, i)
+    return problems
