@@ -132,14 +132,14 @@ def histogram_quantile(quantile: float, metric: c.MetricDef, sel: str, window: s
 
 def escalation_rate(sel: str, window: str) -> str:
     """Escalated conversations / conversations ended, over ``window``."""
-    escalated = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome="escalated")),
+    escalated = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome=c.ESCALATED)),
                             window))
     return ratio(escalated, sum_by(rate(c.CONVERSATIONS_ENDED.name, sel, window)))
 
 
 def first_contact_resolution_rate(sel: str, window: str) -> str:
     """Conversations resolved without escalation / conversations ended, over ``window``."""
-    resolved = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome="resolved")),
+    resolved = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome=c.RESOLVED)),
                            window))
     return ratio(resolved, sum_by(rate(c.CONVERSATIONS_ENDED.name, sel, window)))
 
@@ -287,7 +287,7 @@ def error_class_spike(sel: str, window: str, classes: Iterable[str], above: floa
 
 def state_store_error_rate(sel: str, window: str) -> str:
     """Requests per second failed because the conversation-state store was unavailable."""
-    return sum_by(rate(c.ERRORS.name, join_selectors(sel, selector(error_class="state_store_unavailable")),
+    return sum_by(rate(c.ERRORS.name, join_selectors(sel, selector(error_class=c.STATE_STORE_UNAVAILABLE)),
                        window))
 
 

@@ -136,4 +136,5 @@ def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
         [_traffic(slo_link), _latency(cfg, jaeger), _inference(jaeger), _lifecycle()],
         [*datasource_variables(jaeger=True), *agent_variables(cfg.selector)],
         tags=["overview"], time_from="now-1h", refresh="30s", generated_note=note,
+        emitted=cfg.emitted,
     )
