@@ -14,6 +14,7 @@ Usage::
     sets.values()["error_class"]     # library classes + tool_failed
     sets.status("tool_failed")       # 502
     ClosedSets.reference()           # the reference agent's sets (the catalogue's values)
+    ClosedSets.from_spec("agentwatch.yaml")   # what the spec's application: section declares
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from agentwatch.telemetry import catalogue as c
+
+if TYPE_CHECKING:
+    from agentwatch.spec.model import Spec
 
 __all__ = ["MAX_VALUES", "ClosedSetError", "ClosedSets"]
 
@@ -93,6 +99,16 @@ class ClosedSets:
         own = {k: v for k, v in c.ERROR_CLASS_STATUS.items() if k not in c.LIBRARY_ERROR_CLASSES}
         return cls(intents=c.INTENTS, error_classes=own, outcomes=c.OUTCOMES,
                    escalation_reasons=c.ESCALATION_REASONS)
+
+    @classmethod
+    def from_spec(cls, spec: str | Path | Spec) -> ClosedSets:
+        """The sets a spec declares (``application:``), from its file or the loaded ``Spec``: the
+        values the generators read are then the values the process records. A bad spec raises
+        ``agentwatch.spec.SpecError`` naming file, line and field."""
+        from agentwatch.spec import load_spec
+
+        loaded = load_spec(spec) if isinstance(spec, str | Path) else spec
+        return loaded.closed_sets
 
     @property
     def error_status(self) -> Mapping[str, int]:
