@@ -153,9 +153,7 @@ def test_kubernetes_only_panels_are_empty_here(live: LiveSession) -> None:
 def test_latency_exemplars_carry_trace_ids(live: LiveSession) -> None:
     """What Grafana's exemplar links read: ``trace_id`` on the request-latency buckets."""
     ctx = live.context()
-    data = live.client._get("/api/v1/query_exemplars", [("query", c.REQUEST_DURATION.bucket),
-                                                        ("start", str(ctx.end - ctx.range_s)),
-                                                        ("end", str(ctx.end))])
+    data = live.client.exemplars(c.REQUEST_DURATION.bucket, ctx.end - ctx.range_s, ctx.end)
     trace_ids = [e["labels"].get("trace_id") for series in data for e in series["exemplars"]]
     assert trace_ids and all(re.fullmatch(r"[0-9a-f]{32}", t or "") for t in trace_ids)
 
