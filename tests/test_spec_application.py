@@ -91,12 +91,15 @@ def test_the_committed_spec_names_every_kpi_it_alerts_on() -> None:
     (APPLICATION.replace("inference]", "inference, conversations]") + "  outcomes: [answered]\n"
      "kpis:\n  escalation_rate: {}\n", 16, "kpis.escalation_rate", ["escalated", "answered"]),
     (APPLICATION.replace("[http,", "[http, quantum,"), 11, "application.metrics", ["quantum", "allowed: http"]),
+    (APPLICATION.replace(" queue,", "") + "autoscaling: {min_replicas: 1}\n", 14, "autoscaling",
+     [c.QUEUE_LENGTH.name, "does not include queue"]),
     (APPLICATION.replace("no_match: 404", "no_match: 200"), 10, "application", ["no_match", "400-599"]),
     (APPLICATION.replace("no_match: 404", "overloaded: 503"), 10, "application",
      ["overloaded", "library class", "429"]),
     (APPLICATION.replace("[search, other]", "[Search Docs]"), 10, "application", ["Search Docs", "lower_snake"]),
 ], ids=["a KPI on an undeclared error class", "a KPI on a metric group not emitted",
-        "a conversation KPI without its outcome", "an unknown metric group", "a non-error status",
+        "a conversation KPI without its outcome", "an unknown metric group",
+        "autoscaling on a queue the service does not have", "a non-error status",
         "a library class redeclared", "a label value that is not snake_case"])
 def test_declared_sets_are_checked_with_file_line_and_field(extra: str, line: int, field: str,
                                                             words: list[str]) -> None:

@@ -660,6 +660,10 @@ def spec_issues(spec: Spec) -> list[tuple[tuple[str | int, ...], str]]:
         seen.setdefault(slo.name, i)
     if spec.kpis is not None:
         problems += _kpi_issues(spec, spec.kpis)
+    if spec.autoscaling is not None and not spec.emits(c.QUEUE_LENGTH):
+        problems.append((("autoscaling",), f"the autoscalers scale on {c.QUEUE_LENGTH.name}, but "
+                                           "application.metrics does not include queue (allowed: emit the queue "
+                                           "group, e.g. with agentwatch.telemetry.Batcher, or drop autoscaling)"))
     return problems
 
 
