@@ -64,17 +64,16 @@ class Telemetry:
         ``rate()`` and dashboards see it from the first scrape. Pass ``spec.closed_sets`` to use the
         values the spec's ``application:`` section declares (the ones the generators read).
         """
-        for label, values in sets.values().items():
-            if label == "model":
-                self.metrics.allow(label, values)
+        values = sets.values()
+        for label, declared in values.items():
+            if c.LABELS[label].values is None:  # closed per process (models): add to what is allowed
+                self.metrics.allow(label, declared)
             else:
-                self.metrics.policy.declare(label, values)
+                self.metrics.policy.declare(label, declared)
         self.closed_sets = sets
-        for metric, label, values in ((c.ERRORS, "error_class", sets.error_status),
-                                      (c.CONVERSATIONS_ENDED, "outcome", sets.outcomes),
-                                      (c.ESCALATIONS, "reason", sets.escalation_reasons),
-                                      (c.INTENTS_TOTAL, "intent", sets.intents)):
-            for value in values:
+        for metric in (c.ERRORS, c.CONVERSATIONS_ENDED, c.ESCALATIONS, c.INTENTS_TOTAL):
+            (label,) = metric.labels
+            for value in values[label]:
                 self.metrics.inc(metric, 0, **{label: value})
         return sets
 
