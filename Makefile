@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv install generate check-generated lock lint test test-fast demo bench bench-quick clean
+.PHONY: help deps venv install generate check-generated lock lint test test-fast demo bench bench-quick capacity clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,10 @@ bench: install ## Run every benchmark (results in bench/results/)
 
 bench-quick: install ## Short version of every benchmark
 	$(PY) -m agentwatch.bench.run --quick
+
+capacity: install ## One pinned agent ramped until the SLO breaks: bench/results/capacity.{json,png} (~5 min)
+	$(AW) capacity --peak-rate 200
+	$(PY) -m agentwatch.bench.report
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -40,6 +40,8 @@ __all__ = [
     "METRIC_GROUPS",
     "OTHER",
     "OUTCOMES",
+    "PROCESS_CPU_SECONDS",
+    "PROCESS_RESIDENT_MEMORY",
     "RESOLVED",
     "STATE_STORE_UNAVAILABLE",
     "LabelDef",
@@ -414,6 +416,9 @@ def by_name(name: str) -> MetricDef:
 
 
 # --- Metrics from other exporters that dashboards and autoscalers may read ---------------------
+#: The process collector's CPU and RSS series (capacity runs and ``recommend`` read them by name).
+PROCESS_CPU_SECONDS = "process_cpu_seconds_total"
+PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes"
 #: name -> source. Listed once, so a test can tell a typo from an external series.
 EXTERNAL_METRICS: Mapping[str, str] = {
     "up": "Prometheus (scrape health)",
@@ -428,8 +433,8 @@ EXTERNAL_METRICS: Mapping[str, str] = {
     "kube_pod_container_resource_limits": "kube-state-metrics",
     "container_cpu_usage_seconds_total": "cAdvisor (kubelet)",
     "container_memory_working_set_bytes": "cAdvisor (kubelet)",
-    "process_cpu_seconds_total": "prometheus_client process collector",
-    "process_resident_memory_bytes": "prometheus_client process collector",
+    PROCESS_CPU_SECONDS: "prometheus_client process collector",
+    PROCESS_RESIDENT_MEMORY: "prometheus_client process collector",
     "process_start_time_seconds": "prometheus_client process collector",
     "process_virtual_memory_bytes": "prometheus_client process collector",
     "process_open_fds": "prometheus_client process collector",

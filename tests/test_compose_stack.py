@@ -287,7 +287,7 @@ def test_the_dockerfile_builds_a_cpu_torch_non_root_offline_image_of_every_packa
     assert f"ARG TORCH_VERSION={env['TORCH_VERSION']}" in dockerfile and torch_pin == f"torch=={env['TORCH_VERSION']}"
     assert f"ARG PYTHON_IMAGE={env['PYTHON_IMAGE']}" in dockerfile and env["PYTHON_IMAGE"] == "python:3.11-slim"
     assert 'pip install "torch==${TORCH_VERSION}" --index-url https://download.pytorch.org/whl/cpu' in dockerfile
-    assert 'pip install ".[agent]"' in dockerfile
+    assert 'pip install ".[agent,load]"' in dockerfile
     user = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert user and user[-1] not in ("root", "0")
     assert "HF_HUB_OFFLINE=1" in dockerfile and "/readyz" in dockerfile.split("HEALTHCHECK", 1)[1]

@@ -1,7 +1,8 @@
 """Every dashboard panel shows data from a real agent under load, and renders without an empty panel.
 
 One module-scoped session: the reference agent (real model, real Redis, 5 % injected 5xx), the
-scripted conversation load (every outcome, escalation triggers, bad requests) and a real Prometheus
+support-queue customers of the one locustfile (every outcome, every escalation reason, malformed
+requests from the broken client) and a real Prometheus
 scraping it every second with the generated SLO and KPI rules (time-scaled so the SLO windows fill
 within the run). Queries are substituted the way Grafana would, with the provisioned datasource's
 15 s scrape interval, so ``$__rate_interval`` is 1m. Only the panels listed in
@@ -10,7 +11,6 @@ within the run). Queries are substituted the way Grafana would, with the provisi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -36,7 +35,8 @@ from agentwatch.dashboards.grafana import (
     needs_kubernetes,
     resolve_variables,
 )
-from agentwatch.loadgen import LoadStats, Persona, run_conversation, run_load
+from agentwatch.load.runner import run_load
+from agentwatch.load.summary import LoadSummary
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
 from agentwatch.spec import load_spec
 from agentwatch.telemetry import catalogue as c
@@ -60,21 +60,9 @@ class LiveSession:
         return TimeContext(end=now, range_s=now - self.started + 5, scrape_s=15)
 
 
-#: An escalation the human then closes: the agent records it as outcome ``escalated``.
-HANDED_OVER = Persona("handed-over", ("I want to talk to a human",), "resolved")
-
-
-async def _load(url: str) -> LoadStats:
-    """The scripted load, plus escalated conversations that get closed (the load leaves its open)."""
-    async def handovers() -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
-            for _ in range(int(LOAD_SECONDS // 3)):
-                await run_conversation(client, url, HANDED_OVER, LoadStats())
-                await asyncio.sleep(3)
-
-    stats, _ = await asyncio.gather(run_load([url], duration=LOAD_SECONDS, rate=8, bad_request_share=0.1),
-                                    handovers())
-    return stats
+def _load(url: str, out: Path) -> LoadSummary:
+    """Every persona (22 users: one seat per unit of weight) at a brisk pace, the broken client included."""
+    return run_load(url, "steady", LOAD_SECONDS, users=22, think=(0.3, 1.0), seed=3, out_dir=out)
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +82,11 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
             prometheus_config([f"127.0.0.1:{agent.port}"], rule_files),
             ["--enable-feature=exemplar-storage"]) as prometheus:
         started = time.time()
-        stats = asyncio.run(_load(agent.url))
-        assert stats.codes and any(code >= 400 for code in stats.codes), stats.codes
+        summary = _load(agent.url, tmp_path_factory.mktemp("load"))
+        # Every panel needs its data: injected 5xx, escalations closed by a human, abandonment, 4xx probes.
+        assert summary.errors_by_class.get("injected_fault"), summary.errors_by_class
+        assert {"escalated", "resolved", "abandoned"} <= set(summary.outcomes), summary.outcomes
+        assert summary.answers_by_class["ok"] > summary.messages / 2 and summary.turns_lost == 0
         # Two more scrapes and rule evaluations after the last request.
         wait_until(lambda: bool(prometheus.query("slo:period_error_budget_remaining:ratio")), 20, "SLO rules")
         time.sleep(3)

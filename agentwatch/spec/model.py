@@ -520,7 +520,11 @@ class Autoscaling(_Model):
     """The Kubernetes side: workload, probes, resources, and the HPA or KEDA autoscaler.
 
     ``queue_length_target`` is the average number of requests waiting for inference per pod that
-    the autoscaler aims at (the capacity dashboard draws it as the target line).
+    the autoscaler aims at (the capacity dashboard draws it as the target line);
+    ``inference_time_target`` the average seconds per forward pass per pod. Both, and the
+    requests and limits, are derived from a measurement by ``agentwatch capacity`` /
+    ``agentwatch recommend``; ``derived_from`` names that measurement's file, so a test can re-derive
+    them.
 
     The container runs the reference agent (``agentwatch serve``, with its torch and offline-model
     settings and ``REDIS_URL`` from ``redis_secret``) unless ``command`` names your own; then only
@@ -541,6 +545,9 @@ class Autoscaling(_Model):
     max_replicas: int = Field(10, ge=1)
     queue_length_target: float = Field(8.0, gt=0)
     inflight_target: float | None = Field(None, gt=0, description="Optional 2nd metric: requests in flight per pod.")
+    inference_time_target: float | None = Field(None, gt=0, description="Average seconds per forward pass per pod.")
+    derived_from: str | None = Field(None, min_length=1, description="The capacity run (JSON) the targets, "
+                                     "requests and limits were derived from (agentwatch capacity).")
     scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=0, percent=100, pods=4,
                                             period_seconds=15)
     scale_down: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=300, percent=50, period_seconds=60,
