@@ -76,6 +76,7 @@ class Batcher(Generic[T, R]):
         self.model, self.operation = model, operation
         self.max_batch, self.max_wait_s, self.capacity = max_batch, max_wait_s, capacity
         self._pending: deque[Pending[T, R]] = deque()
+        self._running: list[Pending[T, R]] = []  # the batch on the worker thread right now
         self._wakeup = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._worker: asyncio.Task[None] | None = None
@@ -90,16 +91,23 @@ class Batcher(Generic[T, R]):
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._loop(), name="inference-worker")
 
-    async def stop(self) -> None:
-        """Stop the worker; requests still queued fail with ``model_not_loaded`` (shutting down)."""
+    async def stop(self, drain_s: float = 0.0) -> None:
+        """Answer the queue for up to ``drain_s`` seconds, then stop the worker; whatever is still
+        queued or running fails with ``model_not_loaded`` (the service is shutting down)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + drain_s
+        while (self._pending or self._running) and self.running and loop.time() < until:
+            await asyncio.sleep(0.01)
+        running = list(self._running)
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
-        for item in self._pending:
-            _fail(item, AppError("model_not_loaded", "the service is shutting down"))
+        for item in [*running, *self._pending]:
+            _fail(item, AppError("model_not_loaded", "the service is shutting down; retry on another instance"))
         self._pending.clear()
+        self._running = []
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def __len__(self) -> int:
@@ -110,12 +118,15 @@ class Batcher(Generic[T, R]):
         """The worker is up (a readiness check: a dead worker would leave every request waiting)."""
         return self._worker is not None and not self._worker.done()
 
+    def retry_after_s(self) -> int:
+        """Whole seconds until the queue as it stands would be answered (at least 1): ``Retry-After``."""
+        return max(1, math.ceil(len(self._pending) / self.max_batch * self._last_batch_s))
+
     def submit(self, payload: T, deadline: float) -> Pending[T, R]:
         """Queue ``payload`` (``deadline`` on the loop clock) or shed it: ``overloaded`` (429)."""
         if len(self._pending) >= self.capacity:
-            retry_after = max(1, math.ceil(len(self._pending) / self.max_batch * self._last_batch_s))
             raise AppError("overloaded", f"the queue is full ({self.capacity} waiting); retry later",
-                           headers={"Retry-After": str(retry_after)})
+                           headers={"Retry-After": str(self.retry_after_s())})
         item: Pending[T, R] = Pending(payload, deadline)
         self._pending.append(item)
         self.metrics.set(c.QUEUE_LENGTH, len(self._pending))
@@ -192,6 +203,7 @@ class Batcher(Generic[T, R]):
             for item in batch:
                 item.started.set_result(len(batch))
             start = time.perf_counter()
+            self._running = batch
             try:
                 out = await loop.run_in_executor(self._executor, self.run, [i.payload for i in batch])
                 if len(out) != len(batch):
@@ -201,6 +213,8 @@ class Batcher(Generic[T, R]):
                 for item in batch:
                     _fail(item, error)
                 continue
+            finally:
+                self._running = []
             self._last_batch_s = time.perf_counter() - start
             self.metrics.observe(c.INFERENCE_DURATION, self._last_batch_s, model=self.model,
                                  operation=self.operation)
