@@ -24,6 +24,7 @@ from opentelemetry.trace import SpanKind
 from agentwatch.agent.dialogue import Decision, Policy, build_prompt, respond
 from agentwatch.agent.errors import AgentError
 from agentwatch.agent.faults import FaultInjector
+from agentwatch.agent.idle import Ended, IdleSweeper
 from agentwatch.agent.model import IntentModel
 from agentwatch.agent.settings import AgentSettings
 from agentwatch.agent.startup import init_generator_metrics
@@ -67,13 +68,20 @@ class AgentService:
                                     latency_ratio=settings.fault_latency_ratio)
         self.store = ConversationStore(settings.redis_url, window=settings.history_window,
                                        cap=settings.history_max, ttl_seconds=settings.conversation_ttl_seconds,
-                                       timeout_s=settings.redis_timeout_ms / 1000)
+                                       timeout_s=settings.redis_timeout_ms / 1000,
+                                       track_activity=settings.idle_timeout_seconds > 0,
+                                       version=telemetry.settings.service_version)
+        self.sweeper: IdleSweeper | None = None
+        if settings.idle_timeout_seconds > 0:  # every instance sweeps; the Redis claim counts each once
+            self.sweeper = IdleSweeper(self.store, timeout_s=settings.idle_timeout_seconds,
+                                       interval_s=settings.sweep_interval_seconds, on_end=self._ended)
         self.model: IntentModel | None = model
         self.generator: Any = None
         self._gen_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._load_task: asyncio.Task[None] | None = None
         telemetry.declare(ClosedSets.reference())  # every closed-set series starts at 0
         init_generator_metrics(self.metrics, settings)
+        telemetry.set_build_info(model=settings.model_name, model_revision=settings.model_revision)
         self.readiness = Readiness(telemetry)
         self.readiness.expect(settings.model_name, *([settings.generator_name] if settings.generator_model else []))
         self.readiness.add_check("state store", self.store.ping, error_class="state_store_unavailable",
@@ -89,6 +97,8 @@ class AgentService:
         """Start loading in the background: /healthz answers at once, /readyz once warm."""
         await self.batcher.start()
         self._load_task = asyncio.get_running_loop().create_task(self._load(), name="model-load")
+        if self.sweeper is not None:
+            self.sweeper.start()
 
     @property
     def model_ready(self) -> bool:
@@ -134,6 +144,8 @@ class AgentService:
     async def stop(self) -> None:
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        if self.sweeper is not None:
+            await self.sweeper.stop()
         await self.batcher.stop()
         self._gen_executor.shutdown(wait=False, cancel_futures=True)
         await self.store.aclose()
@@ -250,7 +262,11 @@ class AgentService:
         if state == "missing":
             raise AgentError("context_not_found", f"no conversation with id {conversation_id}")
         if state == "closed":
-            self.metrics.inc(c.CONVERSATIONS_ENDED, outcome=final)
-            self.metrics.observe(c.CONVERSATION_TURNS, user_turns)
+            self._ended(Ended(conversation_id, final, user_turns))
         return {"conversation_id": conversation_id, "status": "closed", "outcome": final,
                 "user_turns": user_turns}
+
+    def _ended(self, ended: Ended) -> None:
+        """Count an ending this instance won (``/close`` or the idle sweep): once, with its turns."""
+        self.metrics.inc(c.CONVERSATIONS_ENDED, outcome=ended.outcome)
+        self.metrics.observe(c.CONVERSATION_TURNS, ended.user_turns)

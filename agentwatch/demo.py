@@ -5,9 +5,10 @@
    free loopback ports; the agents export every span to the receiver.
 2. The support-queue customers (Locust, ``steady`` shape) load both instances; every turn of a
    conversation may land on either.
-3. Half-way, instance B is restarted with fault injection on: conversations carry on (state lives
-   in Redis), its 5xx burn the availability error budget, the page alert fires and Alertmanager
-   delivers it to a webhook receiver in this process.
+3. Half-way, instance B is restarted as a new version (``AGENT_VERSION`` 1.1.0, A stays 1.0.0) with
+   fault injection on: conversations carry on (state lives in Redis), its 5xx burn the availability
+   error budget, the page alert fires and Alertmanager delivers it to a webhook receiver in this
+   process; the overview's release comparison row sets the two versions side by side.
 4. At the end every dashboard is rendered from the live Prometheus to ``demo-output/``, the spans
    are there as OTLP JSON lines (``spans.jsonl``), and the slowest trace and one failed trace are
    drawn as waterfalls (PNG and a tree on the terminal).
@@ -93,6 +94,8 @@ def status_table(prometheus: PrometheusServer, inbox: WebhookReceiver) -> Table:
         table.add_row(f"requests/s {instance}", f"{value:.1f}")
     for instance, value in scalar(q.error_ratio(sel, window, by=("instance",)), "instance"):
         table.add_row(f"5xx ratio {instance}", f"{value:.1%}")
+    for version, value in scalar(q.error_ratio_by_version(sel, window), "version"):
+        table.add_row(f"5xx ratio version {version}", f"{value:.1%}")
     p99 = q.histogram_quantile(0.99, c.REQUEST_DURATION, sel, window)
     for _, value in scalar(p99):
         table.add_row("p99 latency", f"{value * 1000:.0f} ms")
@@ -161,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         rule_files, am_config = generate_rules(workdir / "rules", args.time_scale, inbox.url)
         alertmanager = stack.enter_context(AlertmanagerServer(am_config.read_text()))
         console.print("[bold]starting two agent instances (model load + warm-up)[/]")
-        agent_a = stack.enter_context(AgentProcess(env))
-        agent_b = AgentProcess(env).start()
+        agent_a = stack.enter_context(AgentProcess({**env, "AGENT_VERSION": "1.0.0"}))
+        agent_b = AgentProcess({**env, "AGENT_VERSION": "1.0.0"}).start()
         stack.callback(lambda: agent_b.close())
         targets = [f"127.0.0.1:{agent_a.port}", f"127.0.0.1:{agent_b.port}"]
         prometheus = stack.enter_context(PrometheusServer(prometheus_config(
@@ -175,10 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         drive([agent_a.url, agent_b.url], half, args.users, workdir / "load-1")
         console.print(status_table(prometheus, inbox))
 
-        console.print(f"[bold yellow]phase 2[/]: instance B restarts with {args.fault_ratio:.0%} injected 5xx;"
+        console.print(f"[bold yellow]phase 2[/]: instance B restarts as version 1.1.0 with {args.fault_ratio:.0%} "
+                      "injected 5xx;"
                       " conversations continue from Redis")
         agent_b.close()
-        agent_b = AgentProcess({**env, "AGENT_FAULT_ERROR_RATIO": str(args.fault_ratio)},
+        agent_b = AgentProcess({**env, "AGENT_VERSION": "1.1.0", "AGENT_FAULT_ERROR_RATIO": str(args.fault_ratio)},
                                port=agent_b.port).start()
         drive([agent_a.url, agent_b.url], half, args.users, workdir / "load-2")
         time.sleep(5)

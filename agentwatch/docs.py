@@ -31,10 +31,11 @@ def catalogue_markdown() -> str:
     rows.append("Closed label values: " + "; ".join(
         f"`{d.name}` ∈ {{{', '.join(d.values)}}}" for d in c.LABELS.values()
         if d.values is not None and d.name != "code") + "; `code` is the HTTP status (100-599); "
-        "`route`, `model` and `version` are closed per process (route templates, configured model "
-        "names, the running version). Anything else is folded into `other`. These are the reference "
-        "agent's values: an application declares its own intents, error classes, models, outcomes "
-        "and escalation reasons (see *Adopt agentwatch in your agent*).")
+        "`route`, `model`, `version`, `agentwatch_version` and `model_revision` are closed per process "
+        "(route templates, configured model names, the running versions and model revision). Anything "
+        "else is folded into `other`. These are the reference agent's values: an application declares "
+        "its own intents, error classes, models, outcomes and escalation reasons (see *Adopt agentwatch "
+        "in your agent*).")
     return "\n".join(rows)
 
 

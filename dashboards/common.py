@@ -19,7 +19,7 @@ def dashboard_link(stem: str, title: str) -> dict:
 
 def build_dashboard(stem: str, description: str, sections: Sequence[Section], variables: Sequence[g.Template],
                     *, tags: Sequence[str], time_from: str, refresh: str, generated_note: str,
-                    emitted: Collection[str] | None = None) -> g.Dashboard:
+                    annotations: Sequence[dict] = (), emitted: Collection[str] | None = None) -> g.Dashboard:
     """A dashboard on the shared conventions; ``stem`` names the file and seeds the uid.
 
     ``emitted``: the metric groups the service emits; panels reading others are left out.
@@ -35,6 +35,7 @@ def build_dashboard(stem: str, description: str, sections: Sequence[Section], va
         tags=[TAG, *tags],
         panels=place(sections),
         templating=g.Templating(list=list(variables)),
+        annotations=g.Annotations(list=list(annotations)),
         links=links,
         time=g.Time(time_from, "now"),
         refresh=refresh,

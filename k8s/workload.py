@@ -16,12 +16,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agentwatch.durations import parse_duration
 from agentwatch.spec.model import Autoscaling, Spec
 
 __all__ = [
     "CONTAINER",
     "PORT_NAME",
     "deployment",
+    "image_tag",
     "labels",
     "metadata",
     "pod_disruption_budget",
@@ -58,6 +60,12 @@ def metadata(spec: Spec, name: str | None = None, extra: dict[str, str] | None =
             "labels": {**labels(spec), **(extra or {})}}
 
 
+def image_tag(image: str) -> str | None:
+    """``repo/name:tag`` → ``tag``; ``None`` for an untagged or digest-only image."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name else None
+
+
 def _http_probe(path: str, period: int, failures: int) -> dict[str, Any]:
     return {"httpGet": {"path": path, "port": PORT_NAME}, "periodSeconds": period, "timeoutSeconds": 2,
             "failureThreshold": failures}
@@ -75,6 +83,12 @@ def _env(spec: Spec) -> list[dict[str, Any]]:
         {"name": "K8S_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "OTEL_SERVICE_NAME", "value": spec.dashboards.trace_service},
     ]
+    if cfg.command is None:  # the reference agent: idle conversations end (timed_out), so KPIs count each one
+        idle = parse_duration(spec.conversations.idle_timeout)
+        env.append({"name": "AGENT_IDLE_TIMEOUT_SECONDS", "value": str(idle)})
+    tag = image_tag(cfg.image)
+    if tag:  # the version on agent_build_info and the traces: releases side by side, canary analysis
+        env.append({"name": "AGENT_VERSION", "value": tag})
     if cfg.otlp_endpoint:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": cfg.otlp_endpoint})
     if cfg.command is None:  # the reference agent

@@ -112,8 +112,10 @@ ESCALATION_REASONS: tuple[str, ...] = (
 
 #: Outcome values the escalation-rate and first-contact-resolution KPIs read.
 RESOLVED, ESCALATED = "resolved", "escalated"
-#: How a conversation ended. ``resolved`` means resolved without escalation (first contact).
-OUTCOMES: tuple[str, ...] = (RESOLVED, ESCALATED, "abandoned")
+#: How a conversation ended. ``resolved`` means resolved without escalation (first contact);
+#: ``abandoned`` is the client saying the user gave up; ``timed_out`` is a conversation nobody closed,
+#: ended by the agent after the configured idle time (so every started conversation ends once).
+OUTCOMES: tuple[str, ...] = (RESOLVED, ESCALATED, "abandoned", "timed_out")
 
 HTTP_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 #: Every status code a response can carry; the set is finite, so it is closed too.
@@ -159,7 +161,10 @@ LABELS: Mapping[str, LabelDef] = {
         LabelDef("reason", ESCALATION_REASONS, "Why the conversation was escalated."),
         LabelDef("outcome", OUTCOMES, "How the conversation ended."),
         LabelDef("token_type", TOKEN_TYPES, "gen_ai.token.type: input or output tokens."),
-        LabelDef("version", None, "agentwatch version of the running process."),
+        LabelDef("version", None, "The agent's version: AGENT_VERSION, else OTEL service.version, else "
+                 "the agentwatch version."),
+        LabelDef("agentwatch_version", None, "Version of the agentwatch library in the process."),
+        LabelDef("model_revision", None, "Revision of the served model (AGENT_MODEL_REVISION or detected)."),
     )
 }
 
@@ -206,6 +211,10 @@ class MetricDef:
     extra: Mapping[str, str] = field(default_factory=dict)
     #: The ``METRIC_GROUPS`` entry whose code emits it.
     group: str = "http"
+    #: Smallest value an observation can take, when it is the first bucket's bound (counts of
+    #: things: batch size, turns). ``histogram_quantile`` interpolates the first bucket from 0, so
+    #: a p90 of batches that are all 1 reads 0.9; queries floor quantiles at this value.
+    minimum: float | None = None
 
     def __post_init__(self) -> None:
         if self.group not in METRIC_GROUPS:
@@ -214,6 +223,8 @@ class MetricDef:
             raise ValueError(f"counter {self.name} must end in _total")
         if (self.kind == "histogram") != (self.buckets is not None):
             raise ValueError(f"{self.name}: buckets are required for histograms and only for them")
+        if self.minimum is not None and (not self.buckets or self.buckets[0] != self.minimum):
+            raise ValueError(f"{self.name}: minimum must be the first bucket bound")
         unknown = [label for label in self.labels if label not in LABELS]
         if unknown:
             raise ValueError(f"{self.name}: labels {unknown} are not in LABELS")
@@ -264,7 +275,7 @@ INFERENCE_DURATION = MetricDef(
 INFERENCE_BATCH_SIZE = MetricDef(
     "agent_inference_batch_size", "histogram", "requests",
     "Requests answered by one forward pass.",
-    (), BATCH_SIZE_BUCKETS,
+    (), BATCH_SIZE_BUCKETS, minimum=1,
     group="inference",
 )
 QUEUE_LENGTH = MetricDef(
@@ -321,7 +332,7 @@ ESCALATIONS = MetricDef(
 CONVERSATION_TURNS = MetricDef(
     "agent_conversation_turns", "histogram", "turns",
     "User turns per conversation, observed when the conversation ends.",
-    (), TURN_BUCKETS,
+    (), TURN_BUCKETS, minimum=1,
     group="conversations",
 )
 INTENTS_TOTAL = MetricDef(
@@ -372,8 +383,9 @@ GENERATION_TOKENS = MetricDef(
 )
 BUILD_INFO = MetricDef(
     "agent_build_info", "gauge", "info",
-    "Always 1; carries the agentwatch version.",
-    ("version",),
+    "Always 1, one series per process; carries the agent's version and model. Join it to put the "
+    "version on any series: `* on (job, instance) group_left (version) agent_build_info`.",
+    ("version", "agentwatch_version", "model", "model_revision"),
 )
 
 METRICS: tuple[MetricDef, ...] = (

@@ -23,6 +23,7 @@ from opentelemetry.trace import NoOpTracerProvider, Span, SpanKind, Status, Stat
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
+from agentwatch import __version__
 from agentwatch.telemetry import catalogue as c
 from agentwatch.telemetry import genai
 from agentwatch.telemetry.catalogue import BUILD_INFO, MetricDef
@@ -46,8 +47,7 @@ class Telemetry:
             ProcessCollector(registry=registry)  # process_cpu_seconds_total, RSS: capacity panels
         self.registry = registry
         self.metrics = Metrics(registry, strict=self.settings.strict_labels, enabled=self.settings.enabled)
-        self.metrics.allow("version", [self.settings.service_version])
-        self.metrics.set(BUILD_INFO, 1, version=self.settings.service_version)
+        self.set_build_info()
         #: The closed label values in force: the reference agent's until :meth:`declare` is called.
         self.closed_sets = ClosedSets.reference()
         if self.settings.enabled:
@@ -55,6 +55,19 @@ class Telemetry:
         else:
             self.tracer_provider = NoOpTracerProvider()
         self.tracer = self.tracer_provider.get_tracer("agentwatch", self.settings.service_version)
+
+    def set_build_info(self, *, model: str = "", model_revision: str = "") -> None:
+        """(Re)state ``agent_build_info``: exactly one series per process, so joins on it
+        (``* on (job, instance) group_left (version) agent_build_info``) stay one-to-one.
+
+        Telemetry sets the versions at start; an agent adds the model it serves once it knows it.
+        """
+        labels = {"version": self.settings.service_version, "agentwatch_version": __version__,
+                  "model": model, "model_revision": model_revision}
+        for name, value in labels.items():
+            self.metrics.allow(name, [value])
+        self.metrics.clear(BUILD_INFO)
+        self.metrics.set(BUILD_INFO, 1, **labels)
 
     def declare(self, sets: ClosedSets) -> ClosedSets:
         """Declare the application's closed label values, once at start-up.

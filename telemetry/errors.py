@@ -70,14 +70,20 @@ def error_body(error_class: str, message: str) -> dict[str, dict[str, str]]:
 
 
 def error_response(tel: Telemetry, error_class: str, message: str,
-                   headers: Mapping[str, str] | None = None) -> JSONResponse:
-    """The JSON error response for ``error_class``; counts it and marks the current (server) span."""
+                   headers: Mapping[str, str] | None = None, *, count: bool = True) -> JSONResponse:
+    """The JSON error response for ``error_class``; counts it and marks the current (server) span.
+
+    ``count=False`` for probe answers (``/readyz``, ``/healthz``): they are not requests, the request
+    histogram excludes them, and counting them would make "failed requests / requests" read far above
+    100 % while a restarting instance is polled for readiness. ``agent_ready`` says what they say.
+    """
     status = tel.closed_sets.error_status.get(error_class)
     if status is None:
         if tel.settings.strict_labels:
             tel.closed_sets.status(error_class)  # raises, naming the declared classes
         status = 500
-    tel.metrics.inc(ERRORS, error_class=error_class)
+    if count:
+        tel.metrics.inc(ERRORS, error_class=error_class)
     span = trace.get_current_span()
     if status >= 500:
         tel.set_error(span, error_class)

@@ -5,7 +5,8 @@ One object answers the two probes and keeps the gauges the dashboards and alerts
 * ``GET /healthz`` — 200 while the process can still become ready; 503 once start-up failed (a
   model that cannot load), so the kubelet restarts it;
 * ``GET /readyz`` — 200 once start-up finished and every dependency check answers; otherwise 503
-  with the class and reason of the first thing missing (``model_not_loaded`` while loading);
+  with the class and reason of the first thing missing (``model_not_loaded`` while loading). Probe
+  answers are not counted in ``agent_errors_total``: they are the orchestrator asking, not requests;
 * ``agent_ready`` (what /readyz last said), ``agent_model_loaded{model}`` and
   ``agent_model_load_duration_seconds{model}`` per model, ``agent_cold_start_duration_seconds``
   (process start to ready, imports included).
@@ -164,14 +165,14 @@ class Readiness:
         async def healthz_endpoint() -> Response:
             """Alive, unless start-up failed for good (then the process should be restarted)."""
             if self.failure:
-                return error_response(self.tel, self.starting_class, self.failure)
+                return error_response(self.tel, self.starting_class, self.failure, count=False)
             return JSONResponse({"status": "ok"})
 
         async def readyz_endpoint() -> Response:
             """200 once start-up is done and every dependency answers; else 503 with the reason."""
             error_class, reason = await self.check()
             if error_class is not None:
-                return error_response(self.tel, error_class, reason)
+                return error_response(self.tel, error_class, reason, count=False)  # a probe, not a request
             return JSONResponse({"status": "ready"})
 
         app.add_api_route(healthz, healthz_endpoint, methods=["GET"])

@@ -47,6 +47,8 @@ __all__ = [
     "Autoscaling",
     "AvailabilitySLI",
     "BusinessHours",
+    "CanaryAnalysis",
+    "Conversations",
     "Dashboards",
     "KPIs",
     "KedaSettings",
@@ -54,6 +56,8 @@ __all__ = [
     "Probes",
     "RawSLI",
     "Receiver",
+    "Regression",
+    "Releases",
     "ScalingPolicy",
     "Service",
     "Spec",
@@ -425,6 +429,58 @@ class AlertmanagerSettings(_Model):
     repeat_interval: DurationText = "4h"
 
 
+# --- releases: versions side by side, the regression alert, canary analysis -------------------
+
+_SHORT_DURATION = r"^[0-9]+(m|s)$"  # Flagger's pattern for intervals (and plain for Argo)
+
+
+class Regression(_Model):
+    """The version-regression alert: the newest version serving traffic against the versions before it.
+
+    It fires for a version whose SLI error ratio over ``releases.window`` exceeds ``ratio`` times
+    that of the other versions together *and* the SLO's error budget (so a clean baseline does not
+    make one error a regression), once both sides served ``min_requests`` in the window.
+    """
+
+    enabled: bool = True
+    min_requests: int = Field(100, ge=1, description="Requests each side must serve within the window.")
+    ratio: float = Field(2.0, gt=1, description="How many times worse than the versions before it.")
+    for_: DurationText = Field("5m", alias="for")
+    severity: Literal["page", "ticket"] = "page"
+
+
+class CanaryAnalysis(_Model):
+    """Argo Rollouts ``AnalysisTemplate`` and Flagger ``MetricTemplate``/``Canary`` settings; the
+    thresholds are the SLO objectives."""
+
+    prometheus: str = Field("http://prometheus-operated.monitoring.svc:9090", pattern=r"^https?://")
+    interval: str = Field("1m", pattern=_SHORT_DURATION, description="Between two measurements.")
+    window: str = Field("5m", pattern=_SHORT_DURATION, description="Traffic each measurement looks at.")
+    count: int = Field(10, ge=1, description="Measurements per analysis (Argo).")
+    failure_limit: int = Field(1, ge=0, description="Failed measurements tolerated (Flagger: threshold - 1).")
+    inconclusive_limit: int = Field(2, ge=0, description="Measurements without min_requests tolerated.")
+    min_requests: int = Field(50, ge=1, description="Below this many requests in the window: inconclusive.")
+    step_weight: int = Field(10, ge=1, le=100, description="Flagger: traffic step per interval (percent).")
+    max_weight: int = Field(50, ge=1, le=100, description="Flagger: most traffic the canary gets (percent).")
+
+
+class Releases(_Model):
+    """How versions are compared: recording rules by version, the regression alert, canary analysis."""
+
+    window: DurationText = Field("10m", description="Window of the by-version SLI recordings.")
+    kpi_window: DurationText = Field("1h", description="Window of the by-version KPI recordings "
+                                     "(conversations end far less often than requests arrive).")
+    regression: Regression = Regression()
+    canary: CanaryAnalysis = CanaryAnalysis()
+
+
+class Conversations(_Model):
+    """Conversation life cycle; ``idle_timeout`` goes to the agent as ``AGENT_IDLE_TIMEOUT_SECONDS``."""
+
+    idle_timeout: DurationText = Field("30m", description="No activity this long: the conversation ends "
+                                       "as timed_out, counted once across instances.")
+
+
 class Dashboards(_Model):
     """Grafana dashboard settings."""
 
@@ -620,6 +676,8 @@ class Spec(_Model):
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     dashboards: Dashboards = Dashboards()
     autoscaling: Autoscaling | None = None
+    releases: Releases = Releases()
+    conversations: Conversations = Conversations()
     #: The spec file's name, set by the loader; generated files name it in their DO-NOT-EDIT header.
     _source: str = PrivateAttr("agentwatch.yaml")
 
