@@ -32,6 +32,9 @@ class Cell:
     panel: g.Panel
     w: int = 12
     h: int = 8
+    #: Metric groups the panel needs besides those its queries name (it reads recording rules
+    #: derived from them), so ``emitted_only`` drops it with them.
+    needs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,6 @@ def metric_groups(panel: g.Panel) -> set[str]:
 
 def emitted_only(sections: Sequence[Section], groups: Collection[str]) -> list[Section]:
     """``sections`` without the panels that read a group outside ``groups``, and without empty rows."""
-    kept = [Section(s.title, [cell for cell in s.cells if metric_groups(cell.panel) <= set(groups)])
+    kept = [Section(s.title, [cell for cell in s.cells if metric_groups(cell.panel) | cell.needs <= set(groups)])
             for s in sections]
     return [s for s in kept if s.cells]

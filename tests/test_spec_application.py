@@ -58,6 +58,10 @@ def test_a_spec_without_kpis_generates_no_kpi_alert(tmp_path: Path) -> None:
     groups = yaml.safe_load(files[PROMETHEUS_RULE])["spec"]["groups"]
     assert not [g for g in groups if g["name"] == cv.GROUP_KPI.format(service="docs-helper")]
     assert not any(r.get("labels", {}).get("kpi") for g in groups for r in g["rules"])
+    records = {r.get("record") for g in groups for r in g["rules"]}
+    assert cv.version_rule(cv.VERSION_REQUESTS, spec.releases.window) in records
+    # No conversation metrics declared: no conversation KPI by version either.
+    assert cv.version_rule(cv.VERSION_ESCALATION, spec.releases.kpi_window) not in records
     target = tmp_path / "kpi-rules.yaml"
     target.write_text(files[KPI_RULES])
     check = subprocess.run(["promtool", "check", "rules", str(target)], capture_output=True, text=True)
@@ -140,7 +144,9 @@ def test_dashboards_leave_out_panels_on_metrics_the_service_does_not_emit() -> N
             assert metric.name not in exprs, metric.name
     assert c.QUEUE_WAIT.name in exprs and c.ERRORS.name in exprs
     rows = [p["title"] for p in overview["panels"] if p["type"] == "row"]
-    assert rows == ["Traffic and errors", "Latency", "Inference and queue"]  # lifecycle: model/readiness not emitted
+    assert rows == ["Traffic and errors", "Release comparison", "Latency", "Inference and queue"]  # no lifecycle row
+    titles = [p["title"] for p in overview["panels"]]
+    assert not [t for t in titles if t.startswith(("Escalation rate by version", "First-contact resolution by"))]
 
 
 def test_the_reference_spec_keeps_every_dashboard_panel() -> None:
