@@ -35,10 +35,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentwatch.agent.errors import error_body
-from agentwatch.agent.middleware import error_response
 from agentwatch.telemetry import Telemetry
 from agentwatch.telemetry import catalogue as c
+from agentwatch.telemetry.errors import error_body, error_response
 from agentwatch.telemetry.labels import UNMATCHED_ROUTE
 
 __all__ = ["API_PREFIX", "AdmissionMiddleware", "CancelOnDisconnectMiddleware"]

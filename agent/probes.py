@@ -75,7 +75,7 @@ def probe_router(service: AgentService) -> APIRouter:
     @router.get("/readyz", response_model=ProbeOk, responses=error_responses)
     async def readyz() -> Response:
         """Ready: model warm and not draining; ``checks`` reports the model, Redis and draining."""
-        error_class, reason, checks = await service.readiness()
+        error_class, reason, checks = await service.probe_readiness()
         if error_class is not None:
             return probe_error(error_class, reason, checks)
         return JSONResponse({"status": "ready", "checks": checks})

@@ -20,6 +20,7 @@ __all__ = [
     "TARGET",
     "bad_request_rate",
     "build_info",
+    "count_over_time",
     "cpu_cores_per_pod",
     "error_class_rate",
     "error_class_spike",
@@ -27,6 +28,7 @@ __all__ = [
     "error_ratio_by_version",
     "errors_ratio_by_class",
     "escalation_rate",
+    "evaluations",
     "external",
     "first_contact_resolution_rate",
     "good_ratio_with_traffic",
@@ -37,6 +39,7 @@ __all__ = [
     "instances_by_version",
     "join_selectors",
     "latency_good_ratio",
+    "mean_over",
     "memory_bytes_per_pod",
     "message_rate_per_pod",
     "model_not_loaded",
@@ -60,6 +63,7 @@ __all__ = [
     "series",
     "sli_events",
     "slow_request_rate",
+    "slower_than",
     "start_time_by_version",
     "state_store_error_rate",
     "sum_by",
@@ -161,14 +165,14 @@ def quantile_floor(expr: str, metric: c.MetricDef) -> str:
 
 def escalation_rate(sel: str, window: str) -> str:
     """Escalated conversations / conversations ended, over ``window``."""
-    escalated = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome="escalated")),
+    escalated = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome=c.ESCALATED)),
                             window))
     return ratio(escalated, sum_by(rate(c.CONVERSATIONS_ENDED.name, sel, window)))
 
 
 def first_contact_resolution_rate(sel: str, window: str) -> str:
     """Conversations resolved without escalation / conversations ended, over ``window``."""
-    resolved = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome="resolved")),
+    resolved = sum_by(rate(c.CONVERSATIONS_ENDED.name, join_selectors(sel, selector(outcome=c.RESOLVED)),
                            window))
     return ratio(resolved, sum_by(rate(c.CONVERSATIONS_ENDED.name, sel, window)))
 
@@ -385,8 +389,23 @@ def bad_request_rate(metric: c.MetricDef, sel: str, window: str, bad_codes: str 
 
 def slow_request_rate(metric: c.MetricDef, sel: str, window: str, threshold_le: str) -> str:
     """Rate of requests slower than the ``threshold_le`` bucket bound: all minus those within it."""
-    within = sum_by(rate(metric.bucket, join_selectors(sel, selector(le=threshold_le)), window))
-    return f"{sum_by(rate(metric.count, sel, window))}\n-\n{within}"
+    return slower_than(metric.count, metric.bucket, sel, window, threshold_le)
+
+
+def slower_than(count: str, bucket: str, sel: str, window: str, threshold_le: str) -> str:
+    """Observations per second above bucket ``threshold_le`` of any histogram, by its series names."""
+    within = sum_by(rate(bucket, join_selectors(sel, selector(le=threshold_le)), window))
+    return f"{sum_by(rate(count, sel, window))}\n-\n{within}"
+
+
+def mean_over(expr: str, window: str) -> str:
+    """The mean of ``expr`` over ``window`` (a subquery), averaged over its series: one series out."""
+    return f"avg(avg_over_time(({expr})[{window}:]))"
+
+
+def evaluations(expr: str, window: str) -> str:
+    """How many evaluations of ``expr`` returned a sample over ``window`` (a subquery), summed."""
+    return f"sum(count_over_time(({expr})[{window}:]))"
 
 
 def rate_offset(name: str, sel: str, window: str, offset: str = "") -> str:
@@ -396,6 +415,10 @@ def rate_offset(name: str, sel: str, window: str, offset: str = "") -> str:
 
 def sum_over_time(name: str, sel: str, window: str) -> str:
     return f"sum_over_time({series(name, sel)}[{window}])"
+
+
+def count_over_time(name: str, sel: str, window: str) -> str:
+    return f"count_over_time({series(name, sel)}[{window}])"
 
 
 def without(labels: Iterable[str], expr: str) -> str:
@@ -425,7 +448,7 @@ def error_class_spike(sel: str, window: str, classes: Iterable[str], above: floa
 
 def state_store_error_rate(sel: str, window: str) -> str:
     """Requests per second failed because the conversation-state store was unavailable."""
-    return sum_by(rate(c.ERRORS.name, join_selectors(sel, selector(error_class="state_store_unavailable")),
+    return sum_by(rate(c.ERRORS.name, join_selectors(sel, selector(error_class=c.STATE_STORE_UNAVAILABLE)),
                        window))
 
 

@@ -9,7 +9,8 @@ group, ``agentwatch-versions-<service>``:
   joined generically and are left out);
 * ``version:agent_requests:rate<w>``, ``version:agent_request_errors:ratio_rate<w>`` (5xx),
   ``version:agent_request_duration_seconds:p99_rate<w>`` (the KPI route when set), and over
-  ``releases.kpi_window`` the escalation and first-contact-resolution ratios;
+  ``releases.kpi_window`` the escalation and first-contact-resolution ratios (only for a service
+  that emits the conversation metrics and declares those outcomes);
 * ``version:agent_instances:count`` and ``version:process_start_time_seconds:min`` (the newest version
   is the one whose oldest process started last);
 * ``AgentWatchVersionRegression`` per SLO: the newest version serving traffic has an SLI error ratio
@@ -75,18 +76,23 @@ def _kpi_rules(ctx: Context) -> list[Rule]:
     r = ctx.spec.releases
     w, kw = ctx.d(r.window), ctx.d(r.kpi_window)
     info, labels = ctx.kpi_selector(), {"service": ctx.spec.service.name}
-    route = ctx.kpi_selector(**({"route": ctx.spec.kpis.route} if ctx.spec.kpis.route else {}))
+    kpi_route = ctx.spec.kpis.route if ctx.spec.kpis else None
+    route = ctx.kpi_selector(**({"route": kpi_route} if kpi_route else {}))
     rules = [
         (cv.VERSION_INSTANCES, "", q.instances_by_version(info)),
         (cv.VERSION_START_TIME, "", q.start_time_by_version(info)),
         (cv.VERSION_REQUESTS, r.window, q.rate_by_version(c.REQUEST_DURATION.count, info, w, info)),
         (cv.VERSION_ERROR_RATIO, r.window, q.error_ratio_by_version(info, w, info)),
         (cv.VERSION_LATENCY_P99, r.window, q.quantile_by_version(0.99, c.REQUEST_DURATION, route, w, info)),
-        (cv.VERSION_ENDED, r.kpi_window, q.rate_by_version(c.CONVERSATIONS_ENDED.name, info, kw, info,
-                                                           ("outcome",))),
-        (cv.VERSION_ESCALATION, r.kpi_window, q.outcome_ratio_by_version("escalated", info, kw, info)),
-        (cv.VERSION_FCR, r.kpi_window, q.outcome_ratio_by_version("resolved", info, kw, info)),
     ]
+    if ctx.spec.emits(c.CONVERSATIONS_ENDED):  # conversation KPIs only for a service that records them
+        outcomes = ctx.spec.closed_sets.outcomes
+        rules.append((cv.VERSION_ENDED, r.kpi_window, q.rate_by_version(c.CONVERSATIONS_ENDED.name, info, kw, info,
+                                                                        c.CONVERSATIONS_ENDED.labels)))
+        if c.ESCALATED in outcomes:
+            rules.append((cv.VERSION_ESCALATION, r.kpi_window, q.outcome_ratio_by_version(c.ESCALATED, info, kw, info)))
+        if c.RESOLVED in outcomes:
+            rules.append((cv.VERSION_FCR, r.kpi_window, q.outcome_ratio_by_version(c.RESOLVED, info, kw, info)))
     return [{"record": cv.version_rule(name, window), "expr": expr, "labels": labels}
             for name, window, expr in rules]
 

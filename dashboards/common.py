@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from grafanalib import core as g
 
 from agentwatch.dashboards.config import DASHBOARD_FILES, SCHEMA_VERSION, TAG, dashboard_uid
-from agentwatch.dashboards.layout import Section, place
+from agentwatch.dashboards.layout import Section, emitted_only, place
 
 __all__ = ["build_dashboard", "dashboard_link"]
 
@@ -19,8 +19,13 @@ def dashboard_link(stem: str, title: str) -> dict:
 
 def build_dashboard(stem: str, description: str, sections: Sequence[Section], variables: Sequence[g.Template],
                     *, tags: Sequence[str], time_from: str, refresh: str, generated_note: str,
-                    annotations: Sequence[dict] = ()) -> g.Dashboard:
-    """A dashboard on the shared conventions; ``stem`` names the file and seeds the uid."""
+                    annotations: Sequence[dict] = (), emitted: Collection[str] | None = None) -> g.Dashboard:
+    """A dashboard on the shared conventions; ``stem`` names the file and seeds the uid.
+
+    ``emitted``: the metric groups the service emits; panels reading others are left out.
+    """
+    if emitted is not None:
+        sections = emitted_only(sections, emitted)
     links = [g.DashboardLink(title="agentwatch dashboards", type="dashboards", tags=[TAG], asDropdown=True,
                              includeVars=True, keepTime=True)]
     return g.Dashboard(

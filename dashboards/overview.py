@@ -132,6 +132,10 @@ def _lifecycle() -> Section:
     ])
 
 
+#: The by-version KPI recordings read the conversation metrics (``alerts.release_rules``).
+CONVERSATIONS = frozenset({c.CONVERSATIONS_ENDED.group})
+
+
 def _release(cfg: DashboardConfig) -> Section:
     """Versions side by side, read from the by-version recordings (``alerts.release_rules``)."""
     sel = q.join_selectors(q.selector(service=cfg.service), VERSION_SELECTOR)
@@ -164,11 +168,12 @@ def _release(cfg: DashboardConfig) -> Section:
                           "conversations ended, per version.", [p.target(rule(cv.VERSION_ESCALATION, kw),
                                                                          "{{version}}")],
                           unit="percentunit", thresholds=p.steps("green", (0.2, "orange"), (0.35, "red")),
-                          max_one=True), 6, 8),
+                          max_one=True), 6, 8, needs=CONVERSATIONS),
         Cell(p.timeseries(f"First-contact resolution by version ({kw})", "Conversations resolved without "
                           "escalation / conversations ended, per version.",
                           [p.target(rule(cv.VERSION_FCR, kw), "{{version}}")], unit="percentunit",
-                          thresholds=p.steps("red", (0.6, "orange"), (0.8, "green")), max_one=True), 6, 8),
+                          thresholds=p.steps("red", (0.6, "orange"), (0.8, "green")), max_one=True), 6, 8,
+             needs=CONVERSATIONS),
     ])
 
 
@@ -190,4 +195,5 @@ def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
         [*datasource_variables(jaeger=True), *agent_variables(cfg.selector)],
         tags=["overview"], time_from="now-1h", refresh="30s", generated_note=note,
         annotations=[_version_annotation(cfg)],
+        emitted=cfg.emitted,
     )
