@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
+    "avg_over_time",
     "bad_request_rate",
     "cpu_cores_per_pod",
     "error_class_rate",
@@ -28,6 +29,7 @@ __all__ = [
     "first_contact_resolution_rate",
     "histogram_average",
     "histogram_buckets",
+    "histogram_mean_or_zero",
     "histogram_quantile",
     "increase",
     "join_selectors",
@@ -158,6 +160,21 @@ def histogram_average(metric: c.MetricDef, sel: str, window: str, by: Iterable[s
     """Mean observation over ``window``: ``rate(<metric>_sum) / rate(<metric>_count)``."""
     by = tuple(by)
     return ratio(sum_by(rate(metric.sum, sel, window), by), sum_by(rate(metric.count, sel, window), by))
+
+
+def histogram_mean_or_zero(metric: c.MetricDef, sel: str, window: str, by: Iterable[str]) -> str:
+    """Mean observation over ``window`` per ``by`` group, and 0 for a group that observed nothing.
+
+    An autoscaler needs a value for every pod: a pod that served nothing is not slow, and a pod
+    with no value at all would make the HPA's metric invalid (which blocks every scale-down).
+    """
+    by = tuple(by)
+    return or_zero_like(histogram_average(metric, sel, window, by), sum_by(rate(metric.count, sel, window), by))
+
+
+def avg_over_time(name: str, sel: str, window: str) -> str:
+    """``avg_over_time(name{sel}[window])``: a gauge smoothed over the samples of ``window``."""
+    return f"avg_over_time({series(name, sel)}[{window}])"
 
 
 def histogram_buckets(metric: c.MetricDef, sel: str, window: str) -> str:

@@ -3,8 +3,9 @@
 Layout (paths relative to the repository root)::
 
     k8s/generated/base/               Deployment, Service, ServiceMonitor, PodDisruptionBudget, PrometheusRule
-    k8s/generated/overlays/hpa/       base + autoscaling/v2 HPA + prometheus-adapter ConfigMap
+    k8s/generated/overlays/hpa/       base + autoscaling/v2 HPA + pre-warm CronJobs and their RBAC
     k8s/generated/overlays/keda/      base + KEDA ScaledObject (never together with the HPA)
+    k8s/generated/prometheus-adapter/ the adapter rules as Helm values and as a kube-prometheus mixin
 
 The PrometheusRule is the alerts generator's ``alerts/generated/prometheusrule.yaml``, byte for
 byte. Pure: ``generate_all`` does no I/O; ``write_all`` writes its result.
@@ -27,16 +28,20 @@ from agentwatch.alerts import GENERATED_DIR
 from agentwatch.alerts import generate_all as generate_alerts
 from agentwatch.alerts.writers import dump_yaml, header
 from agentwatch.artefacts import write_generated
-from agentwatch.k8s.adapter import adapter_config, adapter_config_map
+from agentwatch.k8s.adapter import helm_values, kube_prometheus_jsonnet
 from agentwatch.k8s.autoscalers import horizontal_pod_autoscaler, scaled_object
+from agentwatch.k8s.prewarm import prewarm_objects
 from agentwatch.k8s.workload import deployment, pod_disruption_budget, service, service_monitor, settings
 from agentwatch.spec import Spec
 
-__all__ = ["BASE", "K8S_DIR", "OVERLAYS", "generate_all", "write_all"]
+__all__ = ["ADAPTER_DIR", "BASE", "K8S_DIR", "OVERLAYS", "generate_all", "write_all"]
 
 K8S_DIR = "k8s/generated"
 BASE = f"{K8S_DIR}/base"
 OVERLAYS = {"hpa": f"{K8S_DIR}/overlays/hpa", "keda": f"{K8S_DIR}/overlays/keda"}
+ADAPTER_DIR = f"{K8S_DIR}/prometheus-adapter"
+HELM_VALUES = f"{ADAPTER_DIR}/helm-values.yaml"
+KUBE_PROMETHEUS_MIXIN = f"{ADAPTER_DIR}/agentwatch-adapter.libsonnet"
 _PROMETHEUS_RULE = f"{GENERATED_DIR}/prometheusrule.yaml"
 
 
@@ -87,15 +92,19 @@ def generate_all(spec: Spec, spec_path_label: str) -> dict[str, str]:
     files = {f"{BASE}/{name}": text for name, text in base.items()}
     files[f"{BASE}/kustomization.yaml"] = _kustomization(spec_path_label, list(base), cfg.namespace,
                                                           _rule_labels_patch(spec, rule_text))
-    adapter_text = header(spec_path_label) + dump_yaml(adapter_config(spec))
-    hpa = {"horizontalpodautoscaler.yaml": obj(horizontal_pod_autoscaler(spec)),
-           "prometheus-adapter-config.yaml": obj(adapter_config_map(spec, adapter_text))}
+    hpa = {"horizontalpodautoscaler.yaml": obj(horizontal_pod_autoscaler(spec))}
+    prewarm = prewarm_objects(spec)
+    if prewarm:
+        hpa["prewarm.yaml"] = header(spec_path_label) + "---\n".join(dump_yaml(o) for o in prewarm)
     keda = {"scaledobject.yaml": obj(scaled_object(spec))}
     for overlay, extra in (("hpa", hpa), ("keda", keda)):
         root = OVERLAYS[overlay]
         files.update({f"{root}/{name}": text for name, text in extra.items()})
         files[f"{root}/kustomization.yaml"] = _kustomization(
             spec_path_label, ["../../base", *extra], patches=[_hand_replicas_to_autoscaler(spec)])
+    files[HELM_VALUES] = (header(spec_path_label) + "# prometheus-community/prometheus-adapter: "
+                          "helm upgrade ... -f helm-values.yaml (k8s/README.md)\n" + dump_yaml(helm_values(spec)))
+    files[KUBE_PROMETHEUS_MIXIN] = kube_prometheus_jsonnet(spec, header(spec_path_label))
     return dict(sorted(files.items()))
 
 

@@ -18,7 +18,10 @@ from agentwatch.spec.model import Autoscaling, Spec
 
 __all__ = [
     "CONTAINER",
+    "LIVENESS_PATH",
     "PORT_NAME",
+    "READINESS_PATH",
+    "STARTUP_PATH",
     "deployment",
     "labels",
     "metadata",
@@ -33,6 +36,12 @@ CONTAINER = "agent"
 PORT_NAME = "http"
 _UID = 10001  # any non-root id; the image must not need a named user
 _STARTUP_PERIOD = 5
+#: The agent's probes (issue 13 "probes and readiness, decided once"): the startup probe waits for
+#: the model only, so a Redis outage during a rollout or scale-up never kills a starting pod;
+#: readiness gates traffic (model warm, not draining); liveness fails only after a failed load.
+STARTUP_PATH = "/startupz"
+READINESS_PATH = "/readyz"
+LIVENESS_PATH = "/healthz"
 
 
 def settings(spec: Spec) -> Autoscaling:
@@ -96,11 +105,12 @@ def _container(spec: Spec) -> dict[str, Any]:
         "ports": [{"name": PORT_NAME, "containerPort": cfg.port, "protocol": "TCP"}],
         "env": _env(spec),
         "resources": resources,
-        # Startup gates the other probes until the model is warm; its budget is the cold start.
-        "startupProbe": _http_probe("/readyz", _STARTUP_PERIOD,
+        # Startup gates the other probes until the model is warm (model only, never Redis); its
+        # budget is the longest cold start allowed.
+        "startupProbe": _http_probe(STARTUP_PATH, _STARTUP_PERIOD,
                                     math.ceil(cfg.startup_timeout_seconds / _STARTUP_PERIOD)),
-        "livenessProbe": _http_probe("/healthz", 10, 3),
-        "readinessProbe": _http_probe("/readyz", 5, 2),
+        "livenessProbe": _http_probe(LIVENESS_PATH, 10, 3),
+        "readinessProbe": _http_probe(READINESS_PATH, 5, 2),
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from agentwatch.k8s.adapter import adapter_rules, render_metrics_query
+from agentwatch.k8s.adapter import adapter_rules, render_metrics_query, signals
 from agentwatch.k8s.autoscalers import keda_queries
 from agentwatch.k8s.workload import settings
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, wait_until
@@ -127,12 +128,18 @@ def test_adapter_query_sees_nothing_in_another_namespace(live: Live) -> None:
         assert live.prometheus.query(render_metrics_query(rule, "someone-else", PODS)) == []
 
 
-def test_keda_queries_return_one_number(live: Live) -> None:
+def test_keda_queries_return_one_number_the_sum_of_the_adapters(live: Live) -> None:
+    """For the pods of the namespace, KEDA's number is the sum of the adapter's per-pod values."""
     queries = keda_queries(live.spec)
+    namespace = settings(live.spec).namespace
     assert queries
-    for name, query in queries.items():
-        samples = live.prometheus.query(query)
-        assert len(samples) == 1, (name, query, samples)
+    at = time.time()
+    for signal, rule in zip(signals(live.spec), adapter_rules(live.spec), strict=True):
+        samples = live.prometheus.query(queries[signal.trigger_name], at=at)
+        assert len(samples) == 1, (signal.name, samples)
         value = float(samples[0]["value"][1])
         assert math.isfinite(value) and value >= 0
+        per_pod = live.prometheus.query(render_metrics_query(rule, namespace, PODS), at=at)
+        assert len(per_pod) == len(PODS), (signal.name, per_pod)
+        assert value == pytest.approx(sum(float(s["value"][1]) for s in per_pod)), signal.name
 
