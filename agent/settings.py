@@ -25,6 +25,7 @@
 | `AGENT_FAULT_ERROR_RATIO` | `0` | Fraction (0..1) of message requests answered with a real 500 `injected_fault` |
 | `AGENT_FAULT_LATENCY_MS` | `0` | Latency added to message requests (fault injection) |
 | `AGENT_FAULT_LATENCY_RATIO` | `1` | Fraction (0..1) of message requests that get `AGENT_FAULT_LATENCY_MS` added |
+| `AGENT_INFERENCE_FLOOR_MS` | `0` (off) | Capacity cap for experiments: a forward pass of n requests lasts at least n × this |
 
 Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`).
 """
@@ -85,6 +86,7 @@ class AgentSettings:
     fault_error_ratio: float = 0.0
     fault_latency_ms: float = 0.0
     fault_latency_ratio: float = 1.0
+    inference_floor_ms: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.model_path:
@@ -102,7 +104,7 @@ class AgentSettings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{_env_name(name)} must be greater than 0, got {getattr(self, name)}")
-        for name in ("max_wait_ms", "fault_latency_ms"):
+        for name in ("max_wait_ms", "fault_latency_ms", "inference_floor_ms"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{_env_name(name)} must be 0 or more, got {getattr(self, name)}")
         for name in ("fault_error_ratio", "fault_latency_ratio", "low_confidence"):
