@@ -94,6 +94,10 @@ def live(redis_server: RedisServer) -> Iterator[Live]:
             queue = c.QUEUE_LENGTH.name
             wait_until(lambda: len(prometheus.query(f"{queue}{{pod!=\"\",namespace!=\"\"}}")) == len(PODS), 30,
                        "both agents' queue length in Prometheus")
+            # rate() needs two scrapes: wait until every rule answers for every pod.
+            namespace = settings(spec).namespace
+            wait_until(lambda: all(len(prometheus.query(render_metrics_query(rule, namespace, PODS))) == len(PODS)
+                                   for rule in adapter_rules(spec)), 30, "every adapter rule answering per pod")
             yield Live(spec, prometheus)
     finally:
         for agent in agents:
