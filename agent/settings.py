@@ -25,7 +25,7 @@
 | `AGENT_FAULT_ERROR_RATIO` | `0` | Fraction (0..1) of message requests answered with a real 500 `injected_fault` |
 | `AGENT_FAULT_LATENCY_MS` | `0` | Latency added to message requests (fault injection) |
 | `AGENT_FAULT_LATENCY_RATIO` | `1` | Fraction (0..1) of message requests that get `AGENT_FAULT_LATENCY_MS` added |
-| `AGENT_INFERENCE_FLOOR_MS` | `0` (off) | Capacity cap for experiments: a forward pass of n requests lasts at least n × this |
+| `AGENT_INFERENCE_FLOOR_MS` | `0` (off) | Capacity cap (experiments): a forward pass of n requests lasts >= n x this |
 
 Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`).
 """

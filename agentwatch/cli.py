@@ -54,9 +54,9 @@ def generate_all(
 
 def _register_commands() -> None:
     # Imported for their side effect: each module adds its commands to the apps above.
-    from agentwatch.commands import compose, dashboards, hpa_sim, k8s, rules, serve, spec  # noqa: F401
+    from agentwatch.commands import compose, dashboards, hpa_sim, k8s, lab, rules, serve, spec  # noqa: F401
 
-    app.registered_commands += hpa_sim.app.registered_commands
+    app.registered_commands += hpa_sim.app.registered_commands + lab.app.registered_commands
 
 
 def main() -> None:

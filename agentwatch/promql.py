@@ -19,6 +19,7 @@ from agentwatch.telemetry import catalogue as c
 __all__ = [
     "avg_over_time",
     "bad_request_rate",
+    "cpu_cores_by_pod",
     "cpu_cores_per_pod",
     "error_class_rate",
     "error_class_spike",
@@ -204,6 +205,12 @@ def cpu_cores_per_pod(namespace_sel: str, sel: str, window: str) -> str:
     cadvisor = sum_by(rate(external("container_cpu_usage_seconds_total"), container, window), ("namespace", "pod"))
     process = sum_by(rate(external("process_cpu_seconds_total"), sel, window), ("instance",))
     return f"({cadvisor}\n* on (namespace, pod) group_left ()\n{_agent_pods(sel)})\nor on ()\n{process}"
+
+
+def cpu_cores_by_pod(sel: str, window: str) -> str:
+    """CPU cores each pod's process used over ``window`` (``process_cpu_seconds_total``), by ``pod``:
+    what metrics-server would report for a one-process container."""
+    return sum_by(rate(external("process_cpu_seconds_total"), sel, window), ("pod",))
 
 
 def memory_bytes_per_pod(namespace_sel: str, sel: str) -> str:

@@ -45,7 +45,8 @@ def query_range(url: str, expr: str, start: float, end: float, step: float) -> l
 
 def load_from_prometheus(url: str, hpa: HPASpec, spec: Spec, since: str, step: float = 15.0,
                          end: float | None = None) -> Load:
-    """The load of the last ``since`` (e.g. ``1h``) at ``step`` seconds, one column per Pods metric."""
+    """The load of the ``since`` (e.g. ``1h``) before ``end`` (default now) at ``step`` seconds, one
+    column per Pods metric; time 0 is ``end - since``."""
     try:
         window = duration_seconds(since)
     except ValueError:
@@ -76,6 +77,5 @@ def load_from_prometheus(url: str, hpa: HPASpec, spec: Spec, since: str, step: f
     if not stamps:
         raise ValueError(f"Prometheus at {url} has no samples of {', '.join(m.name for m in hpa.metrics)} in "
                          f"namespace {hpa.namespace!r} over the last {since}")
-    first = stamps[0]
-    return Load(tuple(ts - first for ts in stamps),
+    return Load(tuple(ts - start for ts in stamps),
                 {name: tuple(col.get(ts, 0.0) for ts in stamps) for name, col in columns.items()})

@@ -208,7 +208,7 @@ def hpa_from_dict(obj: dict[str, Any], file: str = "<hpa>", lines: dict | None =
     try:
         metrics = tuple(_metric(m, i) for i, m in enumerate(spec.metrics)) if spec.metrics else (
             MetricSpec("Resource", "cpu", "Utilization", 80),)  # the API server's default metric
-        tolerance_rules = (spec.behavior.scale_up, spec.behavior.scale_down) if spec.behavior else ()
+        tolerance_rules = (spec.behavior.scale_up, spec.behavior.scale_down) if spec.behavior else (None, None)
         for direction, rules in zip(("scaleUp", "scaleDown"), tolerance_rules, strict=True):
             if rules is not None and rules.tolerance is not None:
                 try:
