@@ -7,6 +7,9 @@
    in Redis), its 5xx burn the availability error budget, the page alert fires and Alertmanager
    delivers it to a webhook receiver in this process.
 4. At the end every dashboard is rendered from the live Prometheus to ``demo-output/``.
+5. The autoscaling lab, short version (``agentwatch lab --quick --scenario agent``): the HPA
+   controller's algorithm scales real agents from one to more through a load spike and back,
+   report and timeline in ``demo-output/lab/``.
 
 Run ``python -m agentwatch.demo --help`` for the knobs; ``--keep`` leaves everything running.
 """
@@ -135,6 +138,20 @@ async def drive(urls: list[str], seconds: float, rate: float) -> None:
     console.print(f"load: {stats.requests} requests ({codes}); conversations {dict(stats.personas)}")
 
 
+def run_lab_phase(out: Path) -> None:
+    """Phase 3: the autoscaling lab's short run (its own Redis, agents and Prometheus)."""
+    console.print("[bold cyan]phase 3[/]: autoscaling lab: the HPA algorithm scales real agents through a spike")
+    result = subprocess.run([sys.executable, "-m", "agentwatch", "lab", "--quick", "--scenario", "agent",
+                             "--out", str(out)], check=False)
+    report = out / "autoscaling-lab.md"
+    if result.returncode == 0 and report.exists():
+        table = [line for line in report.read_text().splitlines() if line.startswith("| ")]
+        console.print("\n".join(table))
+        console.print(f"lab report: {report} (timeline {out / 'autoscaling-lab.png'})")
+    else:
+        console.print(f"[red]the lab phase failed (exit {result.returncode})[/]")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentwatch-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=240, help="seconds of load in all (default 240)")
@@ -143,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=int, default=60, help="divide SLO windows by this (demo only)")
     parser.add_argument("--out", default="demo-output", help="where the dashboard renders go")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    parser.add_argument("--no-lab", action="store_true", help="skip the autoscaling lab phase")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
@@ -187,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"dashboard renders: {', '.join(str(p) for p in sorted(out.glob('*.png')))}")
         pages = [a for path, a in inbox.received if path.endswith("/page")]
         console.print(f"[bold]{len(inbox.received)} alert notifications delivered, {len(pages)} pages[/]")
+        if not args.no_lab:
+            run_lab_phase(out / "lab")
         if args.keep:
             console.print("everything keeps running; Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):

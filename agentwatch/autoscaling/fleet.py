@@ -6,8 +6,9 @@ lab goes on. What Kubernetes does around pods is done here the same way:
 
 - *scraping*: a pod is a Prometheus target (``file_sd``, labelled ``namespace`` and ``pod`` as the
   Prometheus Operator labels them) from its creation until its process exits, ready or not;
-- *kubelet*: ``/readyz`` is probed every ``probe_period_s`` (the Deployment's readinessProbe
-  period); the Ready condition and its last transition time are what the HPA controller reads;
+- *kubelet*: ``/readyz`` is probed every ``probe_period_s`` with the Deployment's readinessProbe
+  timeout and failure threshold (one success makes a pod ready, ``failure_threshold`` failures in a
+  row unready); the Ready condition and its last transition time are what the HPA controller reads;
 - *endpoints*: the router gets the ready set after each probe round; a pod being deleted leaves
   it first, then gets SIGTERM (the agent drains and exits), then leaves the scrape targets.
 
@@ -51,6 +52,7 @@ class LabPod:
     transition: float = 0.0
     first_ready: float | None = None
     deleting: bool = False
+    failures: int = 0
     failed: bool = False
     gone: bool = False
     thread: threading.Thread | None = field(default=None, repr=False)
@@ -68,10 +70,11 @@ class Fleet:
     """The pods of one lab run. Not thread-safe: drive it from one asyncio task."""
 
     def __init__(self, env: Mapping[str, str], router_url: str, targets_file: Path, *, namespace: str,
-                 prefix: str = "support-agent-lab", probe_period_s: float = 5.0, start_timeout_s: float = 240.0
-                 ) -> None:
+                 prefix: str = "support-agent-lab", probe_period_s: float = 5.0, probe_timeout_s: float = 2.0,
+                 failure_threshold: int = 2, start_timeout_s: float = 240.0) -> None:
         self.env, self.router_url, self.targets_file = dict(env), router_url.rstrip("/"), targets_file
         self.namespace, self.prefix, self.probe_period_s = namespace, prefix, probe_period_s
+        self.probe_timeout_s, self.failure_threshold = probe_timeout_s, failure_threshold
         self.start_timeout_s = start_timeout_s
         self.pods: list[LabPod] = []
         self._names = (f"{prefix}-{i}" for i in itertools.count())

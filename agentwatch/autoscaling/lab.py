@@ -297,6 +297,13 @@ async def _wait_ready(fleet: Fleet, replicas: int, timeout: float) -> None:
     raise RuntimeError(f"{replicas} agents not ready within {timeout:.0f}s")
 
 
+def _readiness_probe(spec: Spec) -> dict[str, Any]:
+    """The generated Deployment's readinessProbe (the lab's kubelet uses its timeout and threshold)."""
+    from agentwatch.k8s.workload import deployment
+
+    return deployment(spec)["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+
+
 def run_scenario(spec: Spec, cfg: LabConfig, scenario: ScenarioName, out_dir: Path,
                  driver: LoadDriver | None = None, log: Callable[[str], None] = print,
                  redis: RedisServer | None = None) -> ScenarioResult:
@@ -321,7 +328,9 @@ async def _run_scenario(spec: Spec, cfg: LabConfig, scenario: ScenarioName, out_
         env = {"REDIS_URL": redis.url, "AGENT_TORCH_THREADS": "1", "AGENT_INFERENCE_FLOOR_MS": f"{cfg.floor_ms:g}",
                "AGENT_MAX_BATCH": str(cfg.max_batch)}
         namespace = lab_spec(spec, cfg).autoscaling.namespace  # type: ignore[union-attr]
-        fleet = Fleet(env, router.url, targets, namespace=namespace, probe_period_s=cfg.probe_period_s)
+        probe = _readiness_probe(spec)
+        fleet = Fleet(env, router.url, targets, namespace=namespace, probe_period_s=cfg.probe_period_s,
+                      probe_timeout_s=probe["timeoutSeconds"], failure_threshold=probe["failureThreshold"])
         stack.callback(fleet.close)
         prometheus = stack.enter_context(PrometheusServer(_prometheus_config(spec.service.name, cfg.scrape_interval,
                                                                              targets)))
@@ -368,7 +377,8 @@ async def _calibrate_cpu(cfg: LabConfig, fleet: Fleet, prometheus: PrometheusSer
     cores = [float(r["value"][1]) for r in result]
     millicores = max(50, int(1000 * sum(cores) / max(1, len(cores))))
     log(f"[cpu] calibrated CPU request: {millicores}m (one agent's CPU at {1.2:g}x its capacity)")
-    await asyncio.sleep(duration_seconds(window))
+    # Let the calibration load leave every window the report reads (CPU rate, SLO burn).
+    await asyncio.sleep(max(30.0, 4 * duration_seconds(cfg.scrape_interval), duration_seconds(window)))
     return millicores
 
 
