@@ -102,7 +102,7 @@ class LabConfig:
     def quick(cls) -> LabConfig:
         """Short windows and one spike: min 1 -> more replicas -> back to 1, in about a minute and a half."""
         return cls(floor_ms=100.0, min_replicas=1, max_replicas=3, base_rate=3.0, spike_factor=7.0, before_s=10.0,
-                   spike_s=25.0, after_s=35.0, burst_at_s=None, scrape_interval="1s", sync_period_s=2.0,
+                   spike_s=25.0, after_s=40.0, burst_at_s=None, scrape_interval="1s", sync_period_s=2.0,
                    probe_period_s=1.0, scale_up_window_s=0, scale_down_window_s=12,
                    scale_down_policy=ScalingPolicy(stabilization_window_seconds=12, percent=100, period_seconds=2),
                    prewarm_replicas=2, prewarm_lead_s=10.0)

@@ -69,6 +69,8 @@ def collect(prometheus: PrometheusServer, spec: Spec, lab: Spec, start: float, e
     series = data["series"]
     series["queue_by_pod"] = _series(prometheus, q.sum_by(q.series(c.QUEUE_LENGTH.name, sel_ns), ("pod",)),
                                      start, end, step, by="pod")
+    series["inflight_by_pod"] = _series(prometheus, q.sum_by(q.series(c.INFLIGHT_REQUESTS.name, sel_ns), ("pod",)),
+                                        start, end, step, by="pod")
     series["served_rate"] = _series(prometheus, q.request_rate(messages, short), start, end, step)
     series["server_p99"] = _series(prometheus, q.histogram_quantile(0.99, c.REQUEST_DURATION, messages, short),
                                    start, end, step)
