@@ -147,3 +147,25 @@ def test_keda_queries_return_one_number_the_sum_of_the_adapters(live: Live) -> N
         assert len(per_pod) == len(PODS), (signal.name, per_pod)
         assert value == pytest.approx(sum(float(s["value"][1]) for s in per_pod)), signal.name
 
+
+
+def test_hpa_sim_builds_its_load_from_this_prometheus(live: Live, tmp_path: Path) -> None:
+    """``hpa-sim --prometheus`` runs the adapter's queries for the generated HPA's metrics."""
+    from typer.testing import CliRunner
+
+    from agentwatch import k8s
+    from agentwatch.cli import _register_commands, app
+
+    _register_commands()
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out.csv"
+    hpa = root / k8s.OVERLAYS["hpa"] / "horizontalpodautoscaler.yaml"
+    result = CliRunner().invoke(app, ["hpa-sim", "--hpa", str(hpa), "--prometheus", live.prometheus.url,
+                                      "--since", "1m", "--sync-period", "5", "--spec", str(root / "agentwatch.yaml"),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    load = out.with_suffix(".load.csv").read_text().splitlines()
+    assert load[0] == "time_s," + ",".join(s.name for s in signals(live.spec))
+    assert len(load) > 2
+    rows = out.read_text().splitlines()
+    assert rows[0] == "time_s,replicas,desired" and len(rows) > 2
