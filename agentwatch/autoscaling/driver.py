@@ -6,9 +6,10 @@ shape's rate whatever the service does (open loop: a saturated service does not 
 arrivals, which is what a spike is), each message a turn of a scripted conversation
 (``agentwatch.loadgen.PERSONAS``): a conversation's next turn is sent only after the previous one
 was acknowledged and a think time passed, so every conversation's turns are ordered. A client
-retries what a real one would (429 and 503 after ``Retry-After``, 502/504, connection errors) for
-at most ``turn_deadline_s``; in-flight messages are capped (``max_in_flight``) so the driver stays
-bounded. At the end every conversation is read back: an acknowledged turn missing from
+retries what a real one would (429, 502, 503, 504, connection errors) for at most
+``turn_deadline_s``; in-flight messages are capped (``max_in_flight``) so the driver stays
+bounded. Retries back off exponentially with full jitter and honour ``Retry-After``. At the end
+every conversation is read back: an acknowledged turn missing from
 ``GET /v1/conversations/{id}`` is a *lost* turn.
 
 Usage::
@@ -54,7 +55,7 @@ class StepShape:
 
 
 def spike_shape(base: float, factor: float = 5.0, before: float = 90.0, spike: float = 150.0, after: float = 390.0,
-                burst_at: float | None = None, burst_len: float = 6.0, burst_factor: float = 4.0) -> StepShape:
+                burst_at: float | None = None, burst_len: float = 8.0, burst_factor: float = 3.0) -> StepShape:
     """``base`` msg/s, then ``factor`` times that for ``spike`` seconds (the 9 a.m. surge), then
     ``base`` again; optionally a short burst (one bursty scrape) ``burst_at`` seconds in."""
     steps = [(0.0, base)]
@@ -175,7 +176,7 @@ class HttpxDriver:
                     response = await client.post(f"{url}/v1/conversations/{conv.cid}/messages", json={"text": text})
                 except httpx.HTTPError:
                     record.transport_errors += 1
-                    await asyncio.sleep(0.5)
+                    await asyncio.sleep(self._backoff(turn.attempts, None))
                     continue
                 record.attempt_codes[response.status_code] += 1
                 turn.status = response.status_code
@@ -184,8 +185,7 @@ class HttpxDriver:
                     break
                 if response.status_code not in _RETRY_STATUS:
                     break
-                retry_after = response.headers.get("retry-after", "")
-                await asyncio.sleep(min(2.0, float(retry_after)) if retry_after.isdigit() else 0.5)
+                await asyncio.sleep(self._backoff(turn.attempts, response.headers.get("retry-after")))
             turn.end = time.time()
             if body is None:
                 return  # a failed turn: the conversation goes no further
@@ -201,6 +201,14 @@ class HttpxDriver:
             waiting.append(conv)
         finally:
             slots.release()
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+        """Exponential backoff with full jitter (0.5 s doubling, at most 8 s), never sooner than
+        ``Retry-After``: a well-behaved client does not turn an overload into a retry storm."""
+        delay = self.rng.uniform(0, min(8.0, 0.5 * 2 ** (attempt - 1)))
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        return delay
 
     async def _verify(self, client: httpx.AsyncClient, url: str, conversations: list[_Conversation],
                       record: LoadRecord) -> None:

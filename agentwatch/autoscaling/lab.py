@@ -83,8 +83,8 @@ class LabConfig:
     spike_s: float = 180.0
     after_s: float = 420.0
     burst_at_s: float | None = 45.0
-    burst_len_s: float = 6.0
-    burst_factor: float = 4.0
+    burst_len_s: float = 8.0
+    burst_factor: float = 3.0
     scrape_interval: str = "15s"
     sync_period_s: float = 15.0
     probe_period_s: float = 5.0
