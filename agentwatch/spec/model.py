@@ -502,7 +502,7 @@ class Autoscaling(_Model):
     inference_time_target: float | None = Field(
         0.03, gt=0, description="Seconds per forward pass (a whole batch) per pod; None: queue length only.")
     inflight_target: float | None = Field(None, gt=0, description="Optional: requests in flight per pod.")
-    scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=30, percent=100, pods=4,
+    scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=15, percent=100, pods=4,
                                             period_seconds=15)
     scale_down: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=300, percent=50, period_seconds=60,
                                               select_policy="Min")
