@@ -1,18 +1,22 @@
 """Choosing the signal smoothing and the scale-up stabilisation by replay, not by guess.
 
 Input: the autoscaling lab's ``agent`` run (``lab-agent.json``): every pod's raw queue length at the
-scrape interval (15 s) through a load that has a short burst (one bursty scrape) and, later, the
-real spike. For each smoothing window W (``avg_over_time`` over W: 15 s is one scrape, i.e. the raw
-gauge) the adapter's per-pod value is recomputed from those samples, and for each scale-up
-stabilisation window S the recorded load is replayed through the HPA controller
-(:func:`agentwatch.autoscaling.sim.simulate`, ready after the lab's median cold start), side by
-side in one run:
+scrape interval (15 s) through a calm baseline and then the real spike. *One bursty scrape* is
+added to the calm part: at the burst's time every pod's sample reads the highest queue that pod
+showed in the spike's first 45 s (a real level, seen once). For each smoothing window W
+(``avg_over_time`` over W; 15 s is a single scrape, the raw gauge the old manifests used) the
+adapter's per-pod value is recomputed from the samples, and for each scale-up stabilisation
+window S the load is replayed through the HPA controller
+(:func:`agentwatch.autoscaling.sim.simulate`, pods ready after the lab's median cold start), side
+by side in one run:
 
-- *burst*: pods the burst added before the spike (each held for the 5-minute scale-down window);
+- *burst*: pods the one bursty scrape added (each then held for the 5-minute scale-down window);
 - *spike*: seconds from the spike's start to the scale-up decision, and to ready capacity.
 
-The choice: the fastest reaction to the spike among the settings the burst does not scale.
-A second replay answers whether in-flight requests add anything beside queue length.
+The choice: among windows of at least two scrapes (``rate()`` needs two samples, and the
+inference-time rule shares the window), the fastest ready capacity for the spike among the
+settings the bursty scrape does not scale; on a tie, the longer stabilisation. A second replay
+answers whether in-flight requests add anything beside queue length.
 
 Usage::
 
@@ -41,6 +45,18 @@ WINDOWS_S = (15, 30, 60, 120)
 SCALE_UP_WINDOWS_S = (0, 15, 30, 45, 60)
 
 
+def with_bursty_scrape(by_pod: dict[str, list[list[float]]], at: float, spike: float
+                       ) -> dict[str, list[list[float]]]:
+    """``by_pod`` with the first sample at or after ``at`` replaced, per pod, by the highest sample
+    that pod showed in the spike's first 45 s."""
+    out = {}
+    for pod, points in by_pod.items():
+        peak = max((v for t, v in points if spike <= t < spike + 45), default=0.0)
+        first = next((i for i, (t, _) in enumerate(points) if t >= at), None)
+        out[pod] = [[t, peak if i == first else v] for i, (t, v) in enumerate(points)]
+    return out
+
+
 def smoothed_total(by_pod: dict[str, list[list[float]]], window_s: float, step_s: float) -> Load:
     """The service-wide total of each pod's average over the last ``window_s`` of its samples."""
     stamps = sorted({t for points in by_pod.values() for t, _ in points})
@@ -62,7 +78,6 @@ def _first(rows: Sequence[SimRow], after: float, predicate: Any) -> float | None
 def tune(lab: dict[str, Any], hpa: HPASpec) -> dict[str, Any]:
     """The grid of replays and the chosen setting (see the module docstring)."""
     cfg, marks = lab["config"], lab["marks"]
-    by_pod = lab["prometheus"]["series"]["queue_by_pod"]
     step = lab["prometheus"]["step"]
     cold = sorted(lab["cold_starts"])
     ready_after = cold[len(cold) // 2] if cold else 0.0
@@ -71,6 +86,7 @@ def tune(lab: dict[str, Any], hpa: HPASpec) -> dict[str, Any]:
     assert base.behavior is not None
     needed = min(cfg["max_replicas"], math.ceil(cfg["base_rate"] * cfg["spike_factor"] * cfg["floor_ms"] / 1000))
     burst, spike = marks.get("burst_start", 0.0), marks["spike_start"]
+    by_pod = with_bursty_scrape(lab["prometheus"]["series"]["queue_by_pod"], burst, spike)
     grid = []
     for window in WINDOWS_S:
         load = smoothed_total(by_pod, window, step)
@@ -86,9 +102,12 @@ def tune(lab: dict[str, Any], hpa: HPASpec) -> dict[str, Any]:
                 "spike_decision_s": _first(rows, spike, lambda r: r.desired > r.replicas),
                 "spike_ready_s": _first(rows, spike, lambda r, n=needed: r.ready >= n),
             })
-    calm = [g for g in grid if g["burst_pods_added"] == 0 and g["spike_ready_s"] is not None]
+    scrape = step
+    calm = [g for g in grid if g["burst_pods_added"] == 0 and g["spike_ready_s"] is not None
+            and g["window_s"] >= 2 * scrape]
+    # Ties go to the longer stabilisation: the same measured reaction with more margin against noise.
     choice = min(calm, key=lambda g: (g["spike_ready_s"], g["spike_decision_s"], g["window_s"],
-                                      g["scale_up_window_s"])) if calm else None
+                                      -g["scale_up_window_s"])) if calm else None
     return {"ready_after_s": ready_after, "needed_replicas": needed, "grid": grid, "choice": choice,
             "inflight": _inflight(lab, hpa, ready_after)}
 
@@ -123,7 +142,7 @@ def _markdown(result: dict[str, Any], source: str) -> str:
              f"(raw per-pod queue length at the scrape interval; pods ready {result['ready_after_s']:.1f} s "
              f"after creation, the lab's median cold start; {result['needed_replicas']} agents serve the spike). "
              "`python -m agentwatch.bench.hpa_tuning` regenerates this.", "",
-             "| avg_over_time window | scale-up stabilisation | pods the burst added | pod-seconds the burst "
+             "| avg_over_time window | scale-up stabilisation | pods one bursty scrape added | pod-seconds it "
              "cost | spike: decision after | spike: ready capacity after |", "|---|---|---|---|---|---|"]
     def seconds(value: float | None) -> str:
         return "never" if value is None else f"{value:.0f} s"
@@ -135,9 +154,10 @@ def _markdown(result: dict[str, Any], source: str) -> str:
                      f"{seconds(g['spike_ready_s'])} |")
     choice = result["choice"]
     lines += ["", "**Chosen**: " + (f"a {choice['window_s']} s window and {choice['scale_up_window_s']} s scale-up "
-                                    "stabilisation: the fastest ready capacity for the spike among the settings "
-                                    "the burst does not scale." if choice else "no setting both ignores the burst "
-                                    "and reacts to the spike on this recording.")]
+                                    "stabilisation: among windows of at least two scrapes, the fastest ready "
+                                    "capacity for the spike of the settings the bursty scrape does not scale."
+                                    if choice else "no setting both ignores the bursty scrape and reacts to the "
+                                    "spike on this recording.")]
     inflight = result.get("inflight")
     if inflight:
         lines += ["", f"**In-flight requests** (target 16 per pod) beside queue length: the replica decision differs "
