@@ -19,14 +19,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from rich.console import Console
@@ -41,44 +38,17 @@ from agentwatch.local.processes import (
     PrometheusServer,
     RedisServer,
     ServiceError,
-    free_port,
     prometheus_config,
 )
+from agentwatch.local.webhook import WebhookReceiver
 from agentwatch.telemetry import catalogue as c
 
 console = Console()
 
 
-class AlertInbox:
-    """A webhook receiver: Alertmanager POSTs notifications here; they are kept and printed."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: list[tuple[str, dict]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-                for alert in body.get("alerts", []):
-                    inbox.received.append((self.path, alert))
-                    name = alert.get("labels", {}).get("alertname", "?")
-                    console.print(f"[bold red]alert delivered[/] to {self.path}: {name} ({alert.get('status')})")
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.server.shutdown()
+def _print_delivery(path: str, alert: dict) -> None:
+    name = alert.get("labels", {}).get("alertname", "?")
+    console.print(f"[bold red]alert delivered[/] to {path}: {name} ({alert.get('status')})")
 
 
 def generate_rules(out: Path, time_scale: int, inbox_url: str) -> tuple[list[Path], Path]:
@@ -101,7 +71,7 @@ def generate_rules(out: Path, time_scale: int, inbox_url: str) -> tuple[list[Pat
     return rule_files, alertmanager
 
 
-def status_table(prometheus: PrometheusServer, inbox: AlertInbox) -> Table:
+def status_table(prometheus: PrometheusServer, inbox: WebhookReceiver) -> Table:
     """A snapshot from live queries: per-instance traffic and errors, SLO burn, alerts."""
     sel, window = "", "1m"
     table = Table(title="agentwatch demo — live from Prometheus")
@@ -164,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
-    inbox = AlertInbox()
+    inbox = WebhookReceiver(on_alert=_print_delivery)
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, workdir, True)
         stack.callback(inbox.close)

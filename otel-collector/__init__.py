@@ -16,7 +16,8 @@ Component type names are the current ones (contrib 0.159.0): ``otlp_grpc`` repla
 
 from __future__ import annotations
 
-from agentwatch.alerts.writers import dump_yaml, header
+from agentwatch.artefacts import dump_yaml
+from agentwatch.durations import go_duration
 from agentwatch.spec.model import Spec
 from agentwatch.telemetry import catalogue as c
 
@@ -29,7 +30,7 @@ __all__ = [
     "SPANMETRICS_PORT",
     "TELEMETRY_PORT",
     "collector_config",
-    "duration_text",
+    "render",
     "slow_trace_threshold_ms",
 ]
 
@@ -46,13 +47,6 @@ MEMORY_LIMIT_MIB = 320
 PROBABILISTIC_PERCENT = 10
 #: Used when the spec has no latency SLO.
 DEFAULT_SLOW_SECONDS = 1.0
-
-
-def duration_text(seconds: float) -> str:
-    """A Go duration string for a bucket bound: ``0.005`` → ``5ms``, ``2.5`` → ``2.5s``."""
-    if seconds < 1:
-        return f"{round(seconds * 1000, 6):g}ms"
-    return f"{seconds:g}s"
 
 
 def slow_trace_threshold_ms(spec: Spec) -> int:
@@ -82,7 +76,7 @@ def _tail_sampling(spec: Spec) -> dict:
 def _span_metrics() -> dict:
     return {
         "histogram": {"unit": "s",
-                      "explicit": {"buckets": [duration_text(b) for b in c.REQUEST_DURATION.buckets or ()]}},
+                      "explicit": {"buckets": [go_duration(b) for b in c.REQUEST_DURATION.buckets or ()]}},
         # error.type carries the closed error taxonomy (catalogue ERROR_CLASSES): bounded cardinality.
         "dimensions": [{"name": "error.type"}],
         "exemplars": {"enabled": True},
@@ -91,8 +85,8 @@ def _span_metrics() -> dict:
     }
 
 
-def collector_config(spec: Spec, source: str) -> str:
-    """The Collector config text for ``spec`` (``source`` names the spec in the header)."""
+def collector_config(spec: Spec) -> str:
+    """The Collector config text for ``spec``."""
     config = {
         "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
         "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": "0.0.0.0:4317"},
@@ -126,4 +120,9 @@ def collector_config(spec: Spec, source: str) -> str:
         },
     }
     note = "# OpenTelemetry Collector (contrib) config of compose/; otel-collector/README.md explains it\n"
-    return header(source) + note + dump_yaml(config)
+    return note + dump_yaml(config)
+
+
+def render(spec: Spec) -> dict[str, str]:
+    """The ``collector`` family: ``otel-collector/generated/config.yaml``."""
+    return {COLLECTOR_CONFIG: collector_config(spec)}

@@ -28,6 +28,8 @@ __all__ = [
     "ERROR_CLASSES",
     "ERROR_CLASS_STATUS",
     "ESCALATION_REASONS",
+    "EXEMPLAR_SPAN_ID",
+    "EXEMPLAR_TRACE_ID",
     "EXTERNAL_METRICS",
     "INTENTS",
     "LABELS",
@@ -44,6 +46,9 @@ Kind = Literal["counter", "gauge", "histogram"]
 
 #: Value every out-of-set label value is folded into in production.
 OTHER = "other"
+#: Exemplar labels: the trace id (Grafana's ``exemplarTraceIdDestinations`` names it) and span id.
+EXEMPLAR_TRACE_ID = "trace_id"
+EXEMPLAR_SPAN_ID = "span_id"
 
 # --- Closed label value sets -----------------------------------------------------------------
 

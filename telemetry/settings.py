@@ -18,69 +18,52 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AliasChoices, BeforeValidator, Field
 
 from agentwatch import __version__
+from agentwatch.telemetry.envsettings import EnvSettings, SettingsError
 
-__all__ = ["TelemetrySettings", "env_flag"]
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+__all__ = ["SettingsError", "TelemetrySettings"]
 
 
-def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """Read a boolean variable; an unrecognised value is an error, not a silent default."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name}={raw!r}: expected one of true/false/on/off/1/0")
+def _env(*names: str) -> Any:
+    # The first variable set wins; the field's own name works for keyword construction.
+    return AliasChoices(*names)
 
 
-@dataclass(frozen=True)
-class TelemetrySettings:
+def _traces_exported(value: Any) -> Any:
+    return value.strip().lower() != "none" if isinstance(value, str) else value
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class TelemetrySettings(EnvSettings):
     """What the telemetry library does; build with :meth:`from_env`."""
 
-    service_name: str = "agentwatch-agent"
+    service_name: str = Field("agentwatch-agent", validation_alias=_env("OTEL_SERVICE_NAME", "service_name"))
     service_version: str = __version__
-    environment: str = "dev"
-    enabled: bool = True
-    capture_content: bool = False
-    strict_labels: bool = False
-    sample_ratio: float = 1.0
-    otlp_endpoint: str | None = None
-    export_traces: bool = True
-    fastapi_instrumentation: Literal["lean", "contrib"] = "lean"
+    environment: str = Field("dev", validation_alias=_env("DEPLOYMENT_ENVIRONMENT", "environment"))
+    enabled: bool = Field(True, validation_alias=_env("AGENTWATCH_TELEMETRY", "enabled"))
+    capture_content: bool = Field(False, validation_alias=_env("AGENTWATCH_CAPTURE_CONTENT", "capture_content"))
+    strict_labels: bool = Field(False, validation_alias=_env("AGENTWATCH_STRICT_LABELS", "strict_labels"))
+    sample_ratio: float = Field(1.0, ge=0, le=1, validation_alias=_env("OTEL_TRACES_SAMPLER_ARG", "sample_ratio"))
+    otlp_endpoint: str | None = Field(None, validation_alias=_env(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"))
+    export_traces: Annotated[bool, BeforeValidator(_traces_exported)] = Field(
+        True, validation_alias=_env("OTEL_TRACES_EXPORTER", "export_traces"))
+    fastapi_instrumentation: Annotated[Literal["lean", "contrib"], BeforeValidator(_lower)] = Field(
+        "lean", validation_alias=_env("AGENTWATCH_FASTAPI_INSTRUMENTATION", "fastapi_instrumentation"))
 
     @classmethod
     def from_env(cls, service_name: str = "agentwatch-agent", env: Mapping[str, str] | None = None,
-                 **overrides: object) -> Self:
-        env = os.environ if env is None else env
-        ratio_raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
-        try:
-            ratio = float(ratio_raw)
-        except ValueError:
-            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]") from None
-        if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]")
-        instrumentation = env.get("AGENTWATCH_FASTAPI_INSTRUMENTATION", "lean").strip().lower()
-        if instrumentation not in ("lean", "contrib"):
-            raise ValueError(f"AGENTWATCH_FASTAPI_INSTRUMENTATION={instrumentation!r}: expected lean or contrib")
-        settings = cls(
-            service_name=env.get("OTEL_SERVICE_NAME") or service_name,
-            environment=env.get("DEPLOYMENT_ENVIRONMENT", "dev"),
-            enabled=env_flag(env, "AGENTWATCH_TELEMETRY", True),
-            capture_content=env_flag(env, "AGENTWATCH_CAPTURE_CONTENT", False),
-            strict_labels=env_flag(env, "AGENTWATCH_STRICT_LABELS", False),
-            sample_ratio=ratio,
-            otlp_endpoint=(env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-                           or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
-            export_traces=env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none",
-            fastapi_instrumentation=instrumentation,  # type: ignore[arg-type]
-        )
-        return replace(settings, **overrides) if overrides else settings
+                 **overrides: Any) -> Self:
+        """Read the ``AGENTWATCH_*``/``OTEL_*`` variables of ``env`` (default ``os.environ``);
+        ``service_name`` is the name used when ``OTEL_SERVICE_NAME`` is unset."""
+        source = os.environ if env is None else env
+        if not source.get("OTEL_SERVICE_NAME"):
+            overrides.setdefault("service_name", service_name)
+        return super().from_env(source, **overrides)

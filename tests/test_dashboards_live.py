@@ -25,12 +25,12 @@ import yaml
 from typer.testing import CliRunner
 
 from agentwatch import alerts
-from agentwatch.cli import _register_commands, app
+from agentwatch.cli import app
 from agentwatch.dashboards.capacity import KUBERNETES_ONLY_PANELS
 from agentwatch.dashboards.config import DASHBOARD_FILES
 from agentwatch.dashboards.export import PROVISIONING_DIR
 from agentwatch.dashboards.grafana import (
-    PrometheusClient,
+    PrometheusAPI,
     TimeContext,
     interpolate,
     needs_kubernetes,
@@ -52,7 +52,7 @@ TIME_SCALE = 60  # SLO windows / 60: the 5m SLI window becomes 5s
 @dataclass
 class LiveSession:
     prometheus: PrometheusServer
-    client: PrometheusClient
+    client: PrometheusAPI
     started: float
 
     def context(self) -> TimeContext:
@@ -80,7 +80,7 @@ async def _load(url: str) -> LoadStats:
 @pytest.fixture(scope="module")
 def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSession]:
     rules_dir = tmp_path_factory.mktemp("rules")
-    files = alerts.generate_all(load_spec(ROOT / "agentwatch.yaml"), "agentwatch.yaml", time_scale=TIME_SCALE)
+    files = alerts.render(load_spec(ROOT / "agentwatch.yaml"), time_scale=TIME_SCALE)
     rule_files = []
     for relpath, text in files.items():
         data = yaml.safe_load(text)
@@ -99,7 +99,7 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
         # Two more scrapes and rule evaluations after the last request.
         wait_until(lambda: bool(prometheus.query("slo:period_error_budget_remaining:ratio")), 20, "SLO rules")
         time.sleep(3)
-        yield LiveSession(prometheus, PrometheusClient(prometheus.url), started)
+        yield LiveSession(prometheus, PrometheusAPI(prometheus.url), started)
 
 
 def _dashboard(stem: str) -> dict:
@@ -153,15 +153,12 @@ def test_kubernetes_only_panels_are_empty_here(live: LiveSession) -> None:
 def test_latency_exemplars_carry_trace_ids(live: LiveSession) -> None:
     """What Grafana's exemplar links read: ``trace_id`` on the request-latency buckets."""
     ctx = live.context()
-    data = live.client._get("/api/v1/query_exemplars", [("query", c.REQUEST_DURATION.bucket),
-                                                        ("start", str(ctx.end - ctx.range_s)),
-                                                        ("end", str(ctx.end))])
+    data = live.client.exemplars(c.REQUEST_DURATION.bucket, ctx.end - ctx.range_s, ctx.end)
     trace_ids = [e["labels"].get("trace_id") for series in data for e in series["exemplars"]]
     assert trace_ids and all(re.fullmatch(r"[0-9a-f]{32}", t or "") for t in trace_ids)
 
 
 def test_render_draws_every_dashboard_without_an_empty_panel(live: LiveSession, tmp_path: Path) -> None:
-    _register_commands()
     out = Path(os.environ.get("AGENTWATCH_RENDER_DIR") or tmp_path)
     range_s = int(time.time() - live.started) + 5
     result = CliRunner().invoke(app, ["dashboards", "render", "--prometheus", live.prometheus.url,

@@ -14,7 +14,7 @@ from agentwatch import k8s
 from agentwatch.autoscaling.load import load_from_text
 from agentwatch.autoscaling.manifest import load_hpa
 from agentwatch.autoscaling.sim import simulate
-from agentwatch.cli import _register_commands, app
+from agentwatch.cli import app
 from agentwatch.telemetry import catalogue as c
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,6 @@ def pods_metric(name: str, target: str) -> dict:
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register_commands()
     return CliRunner()
 
 

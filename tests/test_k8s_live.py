@@ -154,9 +154,8 @@ def test_hpa_sim_builds_its_load_from_this_prometheus(live: Live, tmp_path: Path
     from typer.testing import CliRunner
 
     from agentwatch import k8s
-    from agentwatch.cli import _register_commands, app
+    from agentwatch.cli import app
 
-    _register_commands()
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "out.csv"
     hpa = root / k8s.OVERLAYS["hpa"] / "horizontalpodautoscaler.yaml"

@@ -9,7 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from agentwatch import k8s
-from agentwatch.cli import _register_commands, app
+from agentwatch.cli import app
+from agentwatch.families import render_all
 from agentwatch.k8s.adapter import adapter_rules, render_metrics_query, signals
 from agentwatch.k8s.autoscalers import quantity, quantity_text, scaled_object
 from agentwatch.spec import load_spec
@@ -73,7 +74,6 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register_commands()
     return CliRunner()
 
 
@@ -98,7 +98,7 @@ def test_the_good_spec_generates_every_file_under_out(runner: CliRunner, tmp_pat
     spec.write_text(GOOD)
     result = runner.invoke(app, ["generate", "k8s", "--spec", str(spec), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    expected = k8s.generate_all(load_spec(spec), spec.name)
+    expected = render_all(load_spec(spec), ["k8s"])
     for relative, text in expected.items():
         assert (tmp_path / relative).read_text() == text
     crons = {t["name"]: t for t in scaled_object(load_spec(spec))["spec"]["triggers"] if t["type"] == "cron"}
@@ -112,7 +112,7 @@ def test_the_good_spec_generates_every_file_under_out(runner: CliRunner, tmp_pat
 def test_without_an_autoscaling_section_the_defaults_apply(tmp_path: Path) -> None:
     spec = tmp_path / "agentwatch.yaml"
     spec.write_text(GOOD.split("autoscaling:")[0])
-    files = k8s.generate_all(load_spec(spec), spec.name)
+    files = k8s.render(load_spec(spec))
     hpa = yaml.safe_load(files[f"{k8s.OVERLAYS['hpa']}/horizontalpodautoscaler.yaml"])
     defaults = Autoscaling()
     assert hpa["metadata"]["namespace"] == defaults.namespace
@@ -120,11 +120,6 @@ def test_without_an_autoscaling_section_the_defaults_apply(tmp_path: Path) -> No
     # Queue length and inference time by default; in-flight requests only when inflight_target is set.
     assert [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"]] == [s.name for s in signals(load_spec(spec))]
     assert len(hpa["spec"]["metrics"]) == 2
-
-
-def test_generation_is_deterministic() -> None:
-    spec = load_spec(ROOT / "agentwatch.yaml")
-    assert k8s.generate_all(spec, "agentwatch.yaml") == k8s.generate_all(spec, "agentwatch.yaml")
 
 
 @pytest.mark.parametrize(("value", "as_quantity", "as_text"), [

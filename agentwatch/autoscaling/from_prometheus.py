@@ -13,16 +13,13 @@ Usage::
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
 from agentwatch.autoscaling.hpa import HPASpec
 from agentwatch.autoscaling.load import Load, metric_kind
 from agentwatch.k8s.adapter import adapter_rules, render_metrics_query
+from agentwatch.prometheus_api import PrometheusAPI, PrometheusError
 from agentwatch.spec.model import Spec, duration_seconds
 
 __all__ = ["load_from_prometheus", "query_range"]
@@ -30,17 +27,10 @@ __all__ = ["load_from_prometheus", "query_range"]
 
 def query_range(url: str, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
     """``/api/v1/query_range`` → the result list; an unreachable server or a bad query is a ValueError."""
-    params = urllib.parse.urlencode({"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"})
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/query_range?{params}", timeout=30) as response:
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise ValueError(f"Prometheus at {url} refused {expr!r}: HTTP {exc.code} {exc.read()[:200]!r}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise ValueError(f"cannot reach Prometheus at {url}: {exc}") from None
-    if body.get("status") != "success":
-        raise ValueError(f"Prometheus at {url} failed {expr!r}: {body.get('error')}")
-    return body["data"]["result"]
+        return PrometheusAPI(url, timeout=30).query_range(expr, start, end, step)
+    except PrometheusError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def load_from_prometheus(url: str, hpa: HPASpec, spec: Spec, since: str, step: float = 15.0,

@@ -36,7 +36,8 @@ def hpa_sim(
                                      "metric; count metrics are service-wide totals, average metrics what "
                                      "every pod reports; values hold until the next row."),
     prometheus: str | None = typer.Option(None, "--prometheus", help="Build the load from this Prometheus "
-                                          "with the adapter's own queries (instead of --load)."),
+                                          "with the adapter's own queries (instead of --load); with --out, "
+                                          "the load is saved beside it as OUT.load.csv."),
     since: str = typer.Option("1h", "--since", help="With --prometheus: how far back."),
     spec: Path = typer.Option(Path("agentwatch.yaml"), "--spec", help="With --prometheus: the spec the "
                               "adapter rules are generated from."),

@@ -3,6 +3,9 @@
 Tests keep the decoded spans to assert on them; benchmarks only count them, so it can absorb tens
 of thousands of spans a second while proving the service really exported what it traced.
 
+Hand-written on ``http.server`` and the OTLP protobuf types: the Collector and Jaeger have no binary
+on these machines, and no maintained Python package receives OTLP/HTTP (the SDK only exports).
+
 Usage::
 
     with OtlpReceiver() as receiver:              # OtlpReceiver(keep_spans=False) to only count

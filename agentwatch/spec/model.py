@@ -16,10 +16,20 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from agentwatch.durations import parse_duration
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
@@ -50,9 +60,16 @@ __all__ = [
 TARGET_LABELS: tuple[str, ...] = ("job", "instance", "namespace", "pod", "service", "cluster")
 
 _NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
-_DURATION = r"^[0-9]+(ms|s|m|h|d|w)$"
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-Duration = Field(pattern=_DURATION)
+
+
+def _duration_text(value: str) -> str:
+    parse_duration(value)  # raises DurationError (a ValueError): pydantic reports it at the field
+    return value
+
+
+#: A Prometheus duration (``30s``, ``5m``, ``1h30m``), checked by the one parser.
+DurationText = Annotated[str, AfterValidator(_duration_text)]
 
 
 class _Model(BaseModel):
@@ -251,12 +268,12 @@ class Threshold(_Model):
     enabled: bool = True
     above: float | None = None
     below: float | None = None
-    window: str = Field("10m", pattern=_DURATION)
-    for_: str = Field("5m", alias="for", pattern=_DURATION)
+    window: DurationText = "10m"
+    for_: DurationText = Field("5m", alias="for")
     severity: Literal["page", "ticket"] = "ticket"
     classes: tuple[str, ...] = ()
     spike_factor: float = Field(3.0, gt=1)
-    baseline_offset: str = Field("1d", pattern=_DURATION)
+    baseline_offset: DurationText = "1d"
     runbook_url: str | None = None
 
     @field_validator("classes")
@@ -297,9 +314,9 @@ class AlertmanagerSettings(_Model):
     ticket: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/ticket")
     default: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/default")
     group_by: tuple[str, ...] = ("alertname", "service", "slo")
-    group_wait: str = Field("30s", pattern=_DURATION)
-    group_interval: str = Field("5m", pattern=_DURATION)
-    repeat_interval: str = Field("4h", pattern=_DURATION)
+    group_wait: DurationText = "30s"
+    group_interval: DurationText = "5m"
+    repeat_interval: DurationText = "4h"
 
 
 class Dashboards(_Model):
@@ -367,15 +384,9 @@ class BusinessHours(_Model):
         return value
 
 
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def duration_seconds(text: str) -> float:
-    """Seconds of a spec duration such as ``90s``, ``5m`` or ``2h`` (already pattern-checked)."""
-    match = re.match(_DURATION, text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration (allowed: e.g. 30s, 5m, 2h)")
-    return int(text[:-len(match.group(1))]) * _UNIT_SECONDS[match.group(1)]
+    """Seconds of a spec duration (the one parser, ``agentwatch.durations``), as a float."""
+    return float(parse_duration(text))
 
 
 def _plain_cron_number(field: str, name: str, high: int) -> int:
@@ -395,10 +406,9 @@ class Prewarm(_Model):
 
     timezone: str = Field(min_length=1, description="IANA name, e.g. Europe/Berlin.")
     peak: str = Field(pattern=_CRON, description="5-field cron of when the peak starts, e.g. '0 9 * * 1-5'.")
-    lead: str = Field("10m", pattern=_DURATION, description="Start this long before the peak (whole minutes, "
-                      ">= the measured cold start).")
-    duration: str = Field("2h", pattern=_DURATION, description="Keep the raised floor this long after the peak "
-                          "starts.")
+    lead: DurationText = Field("10m", description="Start this long before the peak (whole minutes, >= the "
+                               "measured cold start).")
+    duration: DurationText = Field("2h", description="Keep the raised floor this long after the peak starts.")
     min_replicas: int = Field(ge=1, description="Replica floor during the pre-warm window.")
     kubectl_image: str = Field("registry.k8s.io/kubectl:v1.32.4", min_length=1,
                                description="Image whose entrypoint is kubectl (hpa overlay CronJobs).")
@@ -492,7 +502,7 @@ class Autoscaling(_Model):
     inference_time_target: float | None = Field(
         0.03, gt=0, description="Seconds per forward pass (a whole batch) per pod; None: queue length only.")
     inflight_target: float | None = Field(None, gt=0, description="Optional: requests in flight per pod.")
-    scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=30, percent=100, pods=4,
+    scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=15, percent=100, pods=4,
                                             period_seconds=15)
     scale_down: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=300, percent=50, period_seconds=60,
                                               select_policy="Min")
@@ -506,10 +516,10 @@ class Autoscaling(_Model):
     redis_secret: str = Field("agentwatch-redis", pattern=_NAME, description="Secret holding REDIS_URL.")
     redis_secret_key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]+$")
     otlp_endpoint: str | None = Field(None, pattern=r"^https?://")
-    scrape_interval: str = Field("15s", pattern=_DURATION)
-    smoothing_window: str | None = Field(
-        None, pattern=_DURATION, description="Window the adapter averages gauges and rates over "
-        "(default: 4 scrape intervals; at least 2).")
+    scrape_interval: DurationText = "15s"
+    smoothing_window: DurationText | None = Field(
+        None, description="Window the adapter averages gauges and rates over (default: 4 scrape intervals; "
+        "at least 2).")
     pdb_max_unavailable: int = Field(1, ge=1)
     monitor_labels: dict[str, str] = Field({}, description="Labels the Prometheus selects monitors and "
                                            "rules by, e.g. {release: kube-prometheus-stack}.")
@@ -577,6 +587,20 @@ class Spec(_Model):
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     dashboards: Dashboards = Dashboards()
     autoscaling: Autoscaling | None = None
+    #: The spec file's name, set by the loader; generated files name it in their DO-NOT-EDIT header.
+    _source: str = PrivateAttr("agentwatch.yaml")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        # The same content is the same spec, whichever file it was read from.
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = _Model.__hash__
 
     def sloth_id(self, slo: SLO) -> str:
         return f"{self.service.name}-{slo.name}"
