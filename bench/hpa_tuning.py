@@ -20,7 +20,7 @@ answers whether in-flight requests add anything beside queue length.
 
 Usage::
 
-    python -m agentwatch.bench.hpa_tuning --lab bench/results/autoscaling-lab
+    python -m agentwatch.bench.hpa_tuning --lab bench/results/hpa-tuning-recording
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ def _markdown(result: dict[str, Any], source: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agentwatch.bench.hpa_tuning", description=__doc__.split("\n")[0])
-    parser.add_argument("--lab", type=Path, default=Path("bench/results/autoscaling-lab"),
+    parser.add_argument("--lab", type=Path, default=Path("bench/results/hpa-tuning-recording"),
                         help="the lab's output folder (lab-agent.json, lab-hpa-agent.yaml)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ from agentwatch.durations import parse_duration
 from agentwatch.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
-LAB = ROOT / "bench" / "results" / "autoscaling-lab"
+LAB = ROOT / "bench" / "results" / "hpa-tuning-recording"
 TUNING = ROOT / "bench" / "results" / "hpa_tuning.json"
 
 

@@ -82,7 +82,7 @@ class LabConfig:
     before_s: float = 120.0
     spike_s: float = 180.0
     after_s: float = 420.0
-    burst_at_s: float | None = 45.0
+    burst_at_s: float | None = None
     burst_len_s: float = 8.0
     burst_factor: float = 3.0
     scrape_interval: str = "15s"
