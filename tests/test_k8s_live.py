@@ -159,8 +159,9 @@ def test_hpa_sim_builds_its_load_from_this_prometheus(live: Live, tmp_path: Path
     root = Path(__file__).resolve().parents[1]
     out = tmp_path / "out.csv"
     hpa = root / k8s.OVERLAYS["hpa"] / "horizontalpodautoscaler.yaml"
+    time.sleep(4)  # a few seconds of samples in every rule's window
     result = CliRunner().invoke(app, ["hpa-sim", "--hpa", str(hpa), "--prometheus", live.prometheus.url,
-                                      "--since", "1m", "--sync-period", "5", "--spec", str(root / "agentwatch.yaml"),
+                                      "--since", "15s", "--sync-period", "1", "--spec", str(root / "agentwatch.yaml"),
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     load = out.with_suffix(".load.csv").read_text().splitlines()
