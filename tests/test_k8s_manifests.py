@@ -27,7 +27,7 @@ from agentwatch.autoscaling.coldstart import measured_cold_start_s
 from agentwatch.families import render_all
 from agentwatch.k8s.adapter import adapter_rules, render_metrics_query, render_namespace_query, signals
 from agentwatch.k8s.autoscalers import keda_queries
-from agentwatch.k8s.workload import READINESS_PATH, STARTUP_PATH
+from agentwatch.k8s.workload import READINESS_PATH
 from agentwatch.spec import load_spec
 from agentwatch.spec.model import duration_seconds
 from agentwatch.telemetry import catalogue as c
