@@ -6,10 +6,15 @@ Usage::
     uvicorn.run(app, host="0.0.0.0", port=8000)
 
 Routes: ``POST /v1/conversations/{id}/messages``, ``GET /v1/conversations/{id}``,
-``POST /v1/conversations/{id}/close``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``.
-Every non-2xx response is ``{"error": {"class", "message"}}`` with a class from the catalogue.
-The probes, the error edge and the request telemetry are the library's (``agentwatch.telemetry``:
-``Readiness.install``, ``install_error_handling``, ``Telemetry.instrument_app``), as in any agent.
+``POST /v1/conversations/{id}/close``, the probes ``GET /healthz``, ``/startupz``, ``/readyz``
+(:mod:`agentwatch.agent.probes`) and ``GET /metrics`` — the last four on ``AGENT_ADMIN_PORT``
+instead when it is set. Every non-2xx response is ``{"error": {"class", "message"}}`` with a class
+from the catalogue. The error edge and the request telemetry are the library's
+(``install_error_handling``, ``Telemetry.instrument_app``).
+
+Middleware, outermost first: the front door (body size and time limits, admission control:
+:mod:`agentwatch.agent.admission`), server span and request metrics (telemetry), cancel on client
+disconnect, the error boundary, the routes.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from fastapi import FastAPI, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentwatch import __version__
+from agentwatch.agent.admission import AdmissionMiddleware, CancelOnDisconnectMiddleware
+from agentwatch.agent.errors import ERROR_RESPONSES
 from agentwatch.agent.model import IntentModel
+from agentwatch.agent.probes import METRICS_PATH, OPS_PATHS, probe_router
 from agentwatch.agent.service import AgentService
 from agentwatch.agent.settings import AgentSettings
 from agentwatch.telemetry import Telemetry, TelemetrySettings, install_error_handling
@@ -104,27 +112,38 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
             if owns_telemetry:
                 tel.shutdown()
 
+    # No slash redirects: a redirect is built from the request's Host header (an open redirect for a
+    # forged Host), and a machine API has no use for them; '/x/' is simply not a route (404).
     app = FastAPI(title="agentwatch reference agent", version=__version__, lifespan=lifespan,
-                  redoc_url=None)
+                  redoc_url=None, redirect_slashes=False)
     app.state.service = service
     app.state.telemetry = tel
 
-    @app.post("/v1/conversations/{conversation_id}/messages", response_model=MessageOut)
+    @app.post("/v1/conversations/{conversation_id}/messages", response_model=MessageOut,
+              responses=ERROR_RESPONSES)
     async def post_message(conversation_id: ConversationId, body: MessageIn) -> dict[str, Any]:
         """Send a user message; get the agent's reply, the intent and whether a human took over."""
         return await service.message(conversation_id, body.text)
 
-    @app.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
+    @app.get("/v1/conversations/{conversation_id}", response_model=ConversationOut, responses=ERROR_RESPONSES)
     async def get_conversation(conversation_id: ConversationId) -> dict[str, Any]:
         """The conversation's status and its kept turns (oldest first)."""
         return await service.conversation(conversation_id)
 
-    @app.post("/v1/conversations/{conversation_id}/close", response_model=CloseOut)
+    @app.post("/v1/conversations/{conversation_id}/close", response_model=CloseOut, responses=ERROR_RESPONSES)
     async def close_conversation(conversation_id: ConversationId, body: CloseIn) -> dict[str, Any]:
         """End the conversation; an escalated conversation ends with outcome ``escalated``."""
         return await service.close(conversation_id, body.outcome)
 
-    service.readiness.install(app)  # /healthz, /readyz: model loaded and warm, Redis answering
-    install_error_handling(app, tel, max_body_bytes=settings.max_body_bytes)
-    tel.instrument_app(app)
+    if not settings.admin_port:
+        app.include_router(probe_router(service))
+    # The body limit is the front door's (it also bounds the body's time), so none here.
+    install_error_handling(app, tel, max_body_bytes=None)
+    app.add_middleware(CancelOnDisconnectMiddleware)
+    tel.instrument_app(app, excluded_paths=OPS_PATHS, metrics_path=METRICS_PATH)
+    app.add_middleware(AdmissionMiddleware, tel=tel, limit=service.admission_limit,  # outermost: added last
+                       max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_ms / 1000,
+                       retry_after=service.batcher.retry_after_s, routes=app.router.routes)
+    if settings.admin_port:  # the telemetry library always serves /metrics; here the admin port does
+        app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != METRICS_PATH]
     return app

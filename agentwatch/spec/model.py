@@ -655,7 +655,7 @@ class Probes(_Model):
     ``startup_timeout_seconds``.
     """
 
-    startup: str | None = Field("/readyz", pattern=r"^/")
+    startup: str | None = Field("/startupz", pattern=r"^/")
     readiness: str | None = Field("/readyz", pattern=r"^/")
     liveness: str | None = Field("/healthz", pattern=r"^/")
 
