@@ -27,7 +27,7 @@ from agentwatch.autoscaling.coldstart import measured_cold_start_s
 from agentwatch.families import render_all
 from agentwatch.k8s.adapter import adapter_rules, render_metrics_query, render_namespace_query, signals
 from agentwatch.k8s.autoscalers import keda_queries
-from agentwatch.k8s.workload import READINESS_PATH
+from agentwatch.k8s.workload import READINESS_PATH, STARTUP_PATH
 from agentwatch.spec import load_spec
 from agentwatch.spec.model import duration_seconds
 from agentwatch.telemetry import catalogue as c
@@ -312,7 +312,8 @@ def test_deployment_probes_env_and_security() -> None:
     (container,) = pod["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == READINESS_PATH == "/readyz"
-    assert container["startupProbe"]["httpGet"]["path"] == STARTUP_PATH == "/startupz", "startup waits for the model only"
+    # The startup probe waits for the model only (never Redis).
+    assert container["startupProbe"]["httpGet"]["path"] == STARTUP_PATH == "/startupz"
     startup = container["startupProbe"]
     cfg = load_spec(SPEC).autoscaling
     assert startup["httpGet"]["path"] == cfg.probes.startup
