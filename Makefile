@@ -11,8 +11,8 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv install generate check-generated lock lint test test-fast reliability soak audit demo bench \
-	bench-quick capacity clean
+.PHONY: help deps venv install generate check-generated lock lint test test-fast reliability soak audit demo lab \
+	bench bench-quick capacity clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ audit: venv ## pip-audit of the pinned set (constraints.txt) against PyPI's vuln
 
 demo: install ## Run the reference agent with a local Redis, Prometheus and Alertmanager, under load
 	$(PY) -m agentwatch.demo
+
+lab: install ## Autoscaling lab: HPA algorithm + real agents through a spike, 3 ways (~40 min; bench/results/autoscaling-lab/)
+	$(AW) lab --out bench/results/autoscaling-lab
 
 bench: install ## Run every benchmark (results in bench/results/)
 	$(PY) -m agentwatch.bench.run

@@ -36,6 +36,7 @@
 | `AGENT_FAULT_ERROR_RATIO` | `0` | Fraction (0..1) of message requests answered with a real 500 `injected_fault` |
 | `AGENT_FAULT_LATENCY_MS` | `0` | Latency added to message requests (fault injection) |
 | `AGENT_FAULT_LATENCY_RATIO` | `1` | Fraction (0..1) of message requests that get `AGENT_FAULT_LATENCY_MS` added |
+| `AGENT_INFERENCE_FLOOR_MS` | `0` (off) | Capacity cap (experiments): a forward pass of n requests lasts >= n x this |
 
 Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH_*`, `OTEL_*`, and
 `AGENT_VERSION`, the agent's version on `agent_build_info` and the traces' `service.version`).
@@ -133,6 +134,7 @@ class AgentSettings(EnvSettings):
     fault_error_ratio: Ratio = 0.0
     fault_latency_ms: NonNegativeMs = 0.0
     fault_latency_ratio: Ratio = 1.0
+    inference_floor_ms: NonNegativeMs = 0.0
 
     @field_validator("redis_url")
     @classmethod

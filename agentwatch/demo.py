@@ -12,6 +12,9 @@
 4. At the end every dashboard is rendered from the live Prometheus to ``demo-output/``, the spans
    are there as OTLP JSON lines (``spans.jsonl``), and the slowest trace and one failed trace are
    drawn as waterfalls (PNG and a tree on the terminal).
+5. The autoscaling lab, short version (``agentwatch lab --quick --scenario agent``): the HPA
+   controller's algorithm scales real agents from one to more through a load spike and back,
+   report and timeline in ``demo-output/lab/``.
 
 Run ``python -m agentwatch.demo --help`` for the knobs; ``--keep`` leaves everything running.
 """
@@ -136,6 +139,20 @@ def show_traces(spans_file: Path, out: Path) -> None:
         console.print(f"wrote {path}")
 
 
+def run_lab_phase(out: Path) -> None:
+    """Phase 3: the autoscaling lab's short run (its own Redis, agents and Prometheus)."""
+    console.print("[bold cyan]phase 3[/]: autoscaling lab: the HPA algorithm scales real agents through a spike")
+    result = subprocess.run([sys.executable, "-m", "agentwatch", "lab", "--quick", "--scenario", "agent",
+                             "--out", str(out)], check=False)
+    report = out / "autoscaling-lab.md"
+    if result.returncode == 0 and report.exists():
+        table = [line for line in report.read_text().splitlines() if line.startswith("| ")]
+        console.print("\n".join(table))
+        console.print(f"lab report: {report} (timeline {out / 'autoscaling-lab.png'})")
+    else:
+        console.print(f"[red]the lab phase failed (exit {result.returncode})[/]")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentwatch-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=240, help="seconds of load in all (default 240)")
@@ -144,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=int, default=60, help="divide SLO windows by this (demo only)")
     parser.add_argument("--out", default="demo-output", help="where the dashboard renders go")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    parser.add_argument("--no-lab", action="store_true", help="skip the autoscaling lab phase")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
@@ -196,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         show_traces(spans_file, out)  # the agents export every 0.5 s: the file is complete by now
         pages = [a for path, a in inbox.received if path.endswith("/page")]
         console.print(f"[bold]{len(inbox.received)} alert notifications delivered, {len(pages)} pages[/]")
+        if not args.no_lab:
+            run_lab_phase(out / "lab")
         if args.keep:
             console.print("everything keeps running; Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):

@@ -18,9 +18,11 @@ from agentwatch.telemetry import catalogue as c
 
 __all__ = [
     "TARGET",
+    "avg_over_time",
     "bad_request_rate",
     "build_info",
     "count_over_time",
+    "cpu_cores_by_pod",
     "cpu_cores_per_pod",
     "error_class_rate",
     "error_class_spike",
@@ -34,6 +36,7 @@ __all__ = [
     "good_ratio_with_traffic",
     "histogram_average",
     "histogram_buckets",
+    "histogram_mean_or_zero",
     "histogram_quantile",
     "increase",
     "instances_by_version",
@@ -320,6 +323,21 @@ def histogram_average(metric: c.MetricDef, sel: str, window: str, by: Iterable[s
     return ratio(sum_by(rate(metric.sum, sel, window), by), sum_by(rate(metric.count, sel, window), by))
 
 
+def histogram_mean_or_zero(metric: c.MetricDef, sel: str, window: str, by: Iterable[str]) -> str:
+    """Mean observation over ``window`` per ``by`` group, and 0 for a group that observed nothing.
+
+    An autoscaler needs a value for every pod: a pod that served nothing is not slow, and a pod
+    with no value at all would make the HPA's metric invalid (which blocks every scale-down).
+    """
+    by = tuple(by)
+    return or_zero_like(histogram_average(metric, sel, window, by), sum_by(rate(metric.count, sel, window), by))
+
+
+def avg_over_time(name: str, sel: str, window: str) -> str:
+    """``avg_over_time(name{sel}[window])``: a gauge smoothed over the samples of ``window``."""
+    return f"avg_over_time({series(name, sel)}[{window}])"
+
+
 def histogram_buckets(metric: c.MetricDef, sel: str, window: str) -> str:
     """Observations per bucket over ``window``, by ``le`` (heatmaps and distributions)."""
     return sum_by(increase(metric.bucket, sel, window), ("le",))
@@ -347,6 +365,12 @@ def cpu_cores_per_pod(namespace_sel: str, sel: str, window: str) -> str:
     cadvisor = sum_by(rate(external("container_cpu_usage_seconds_total"), container, window), ("namespace", "pod"))
     process = sum_by(rate(external(c.PROCESS_CPU_SECONDS), sel, window), ("instance",))
     return f"({cadvisor}\n* on (namespace, pod) group_left ()\n{_agent_pods(sel)})\nor on ()\n{process}"
+
+
+def cpu_cores_by_pod(sel: str, window: str) -> str:
+    """CPU cores each pod's process used over ``window`` (``process_cpu_seconds_total``), by ``pod``:
+    what metrics-server would report for a one-process container."""
+    return sum_by(rate(external("process_cpu_seconds_total"), sel, window), ("pod",))
 
 
 def memory_bytes_per_pod(namespace_sel: str, sel: str) -> str:

@@ -22,7 +22,10 @@ from agentwatch.spec.model import Autoscaling, Spec
 __all__ = [
     "CONTAINER",
     "DRAIN_SECONDS",
+    "LIVENESS_PATH",
     "PORT_NAME",
+    "READINESS_PATH",
+    "STARTUP_PATH",
     "deployment",
     "image_tag",
     "labels",
@@ -39,6 +42,13 @@ CONTAINER = "agent"
 PORT_NAME = "http"
 _UID = 10001  # any non-root id; the image must not need a named user
 _STARTUP_PERIOD = 5
+#: The agent's probes (issue 13 "probes and readiness, decided once"): the startup probe waits for
+#: the model only, so a Redis outage during a rollout or scale-up never kills a starting pod;
+#: readiness gates traffic (model warm, not draining); liveness fails only after a failed load.
+STARTUP_PATH = "/startupz"
+READINESS_PATH = "/readyz"
+LIVENESS_PATH = "/healthz"
+
 #: Seconds a terminating pod keeps serving after SIGTERM while its removal from the Service's
 #: endpoints reaches every proxy (the agent's AGENT_DRAIN_SECONDS).
 DRAIN_SECONDS = 5

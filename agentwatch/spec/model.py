@@ -53,6 +53,7 @@ __all__ = [
     "KPIs",
     "KedaSettings",
     "LatencySLI",
+    "Prewarm",
     "Probes",
     "RawSLI",
     "Receiver",
@@ -517,6 +518,17 @@ class ScalingPolicy(_Model):
         return self
 
 
+def _iana(cls: type, value: str) -> str:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (allowed: an IANA name such as "
+                         "Europe/Berlin or UTC)") from None
+    return value
+
+
 class BusinessHours(_Model):
     """A KEDA cron trigger: keep at least ``desired_replicas`` between ``start`` and ``end``."""
 
@@ -525,17 +537,7 @@ class BusinessHours(_Model):
     end: str = Field(pattern=_CRON)
     desired_replicas: int = Field(ge=1)
 
-    @field_validator("timezone")
-    @classmethod
-    def _iana(cls, value: str) -> str:
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (allowed: an IANA name such as "
-                             "Europe/Berlin or UTC)") from None
-        return value
+    _timezone_ok = field_validator("timezone")(_iana)
 
     @field_validator("end")
     @classmethod
@@ -543,6 +545,95 @@ class BusinessHours(_Model):
         if value == info.data.get("start"):
             raise ValueError("end must differ from start (allowed: another cron expression)")
         return value
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds of a spec duration (the one parser, ``agentwatch.durations``), as a float."""
+    return float(parse_duration(text))
+
+
+def _plain_cron_number(field: str, name: str, high: int) -> int:
+    if not field.isdigit() or int(field) > high:
+        raise ValueError(f"the peak's {name} field is {field!r} (allowed: one number 0-{high}, so the "
+                         "pre-warm can be moved earlier by the lead; write several peaks as several specs)")
+    return int(field)
+
+
+class Prewarm(_Model):
+    """Raise the replica floor ahead of a known daily peak, by at least the measured cold start.
+
+    The ``hpa`` overlay gets two CronJobs (with their RBAC) that patch the HPA's ``minReplicas``
+    to ``min_replicas`` at ``peak - lead`` and back to ``autoscaling.min_replicas`` at
+    ``peak + duration``; the ``keda`` overlay gets a ``cron`` trigger over the same window.
+    """
+
+    timezone: str = Field(min_length=1, description="IANA name, e.g. Europe/Berlin.")
+    peak: str = Field(pattern=_CRON, description="5-field cron of when the peak starts, e.g. '0 9 * * 1-5'.")
+    lead: DurationText = Field("10m", description="Start this long before the peak (whole minutes, >= the "
+                               "measured cold start).")
+    duration: DurationText = Field("2h", description="Keep the raised floor this long after the peak starts.")
+    min_replicas: int = Field(ge=1, description="Replica floor during the pre-warm window.")
+    kubectl_image: str = Field("registry.k8s.io/kubectl:v1.32.4", min_length=1,
+                               description="Image whose entrypoint is kubectl (hpa overlay CronJobs).")
+
+    _timezone_ok = field_validator("timezone")(_iana)
+
+    @field_validator("peak")
+    @classmethod
+    def _peak_time_is_plain(cls, value: str) -> str:
+        minute, hour = value.split()[:2]
+        _plain_cron_number(minute, "minute", 59)
+        _plain_cron_number(hour, "hour", 23)
+        return value
+
+    @field_validator("lead")
+    @classmethod
+    def _lead_covers_cold_start(cls, value: str) -> str:
+        from agentwatch.autoscaling.coldstart import COLD_START_RESULT, measured_cold_start_s
+
+        seconds = duration_seconds(value)
+        if seconds % 60 or seconds < 60:
+            raise ValueError(f"lead {value} is not a whole number of minutes (allowed: 1m or more in whole "
+                             "minutes; cron starts on the minute)")
+        cold = measured_cold_start_s()
+        if cold is not None and seconds < cold:
+            raise ValueError(f"lead {value} is shorter than the measured cold start {cold:.1f}s "
+                             f"(bench/{COLD_START_RESULT}; allowed: a lead of at least that)")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration_minutes(cls, value: str) -> str:
+        seconds = duration_seconds(value)
+        if seconds % 60 or seconds < 60:
+            raise ValueError(f"duration {value} is not a whole number of minutes (allowed: 1m or more)")
+        return value
+
+    @model_validator(mode="after")
+    def _same_day(self) -> Prewarm:
+        minute, hour = (int(f) for f in self.peak.split()[:2])
+        peak = hour * 60 + minute
+        start = peak - int(duration_seconds(self.lead)) // 60
+        end = peak + int(duration_seconds(self.duration)) // 60
+        if start < 0 or end >= 24 * 60:
+            raise ValueError(f"the pre-warm window ({self.lead} before {hour:02d}:{minute:02d} to {self.duration} "
+                             "after it) crosses midnight (allowed: a window within one day)")
+        return self
+
+    def _shifted(self, minutes: int) -> str:
+        fields = self.peak.split()
+        at = int(fields[1]) * 60 + int(fields[0]) + minutes
+        return " ".join([str(at % 60), str(at // 60), *fields[2:]])
+
+    @property
+    def start_cron(self) -> str:
+        """When the pre-warm starts: the peak moved earlier by ``lead``."""
+        return self._shifted(-int(duration_seconds(self.lead)) // 60)
+
+    @property
+    def end_cron(self) -> str:
+        """When the floor is restored: the peak moved later by ``duration``."""
+        return self._shifted(int(duration_seconds(self.duration)) // 60)
 
 
 class KedaSettings(_Model):
@@ -564,7 +655,7 @@ class Probes(_Model):
     ``startup_timeout_seconds``.
     """
 
-    startup: str | None = Field("/readyz", pattern=r"^/")
+    startup: str | None = Field("/startupz", pattern=r"^/")
     readiness: str | None = Field("/readyz", pattern=r"^/")
     liveness: str | None = Field("/healthz", pattern=r"^/")
 
@@ -600,15 +691,17 @@ class Autoscaling(_Model):
     min_replicas: int = Field(2, ge=1)
     max_replicas: int = Field(10, ge=1)
     queue_length_target: float = Field(8.0, gt=0)
-    inflight_target: float | None = Field(None, gt=0, description="Optional 2nd metric: requests in flight per pod.")
-    inference_time_target: float | None = Field(None, gt=0, description="Average seconds per forward pass per pod.")
+    inference_time_target: float | None = Field(
+        0.03, gt=0, description="Seconds per forward pass (a whole batch) per pod; None: queue length only.")
+    inflight_target: float | None = Field(None, gt=0, description="Optional: requests in flight per pod.")
     derived_from: str | None = Field(None, min_length=1, description="The capacity run (JSON) the targets, "
                                      "requests and limits were derived from (agentwatch capacity).")
-    scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=0, percent=100, pods=4,
+    scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=15, percent=100, pods=4,
                                             period_seconds=15)
     scale_down: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=300, percent=50, period_seconds=60,
                                               select_policy="Min")
     keda: KedaSettings = KedaSettings()
+    prewarm: Prewarm | None = None
     requests: dict[ResourceName, str] = {"cpu": "1", "memory": "1Gi"}
     limits: dict[ResourceName, str] = {"memory": "2Gi"}
     torch_threads: int = Field(1, ge=1, description="AGENT_TORCH_THREADS: match the CPU request.")
@@ -619,6 +712,9 @@ class Autoscaling(_Model):
     redis_secret_key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]+$")
     otlp_endpoint: str | None = Field(None, pattern=r"^https?://")
     scrape_interval: DurationText = "15s"
+    smoothing_window: DurationText | None = Field(
+        None, description="Window the adapter averages gauges and rates over (default: 4 scrape intervals; "
+        "at least 2).")
     pdb_max_unavailable: int = Field(1, ge=1)
     monitor_labels: dict[str, str] = Field({}, description="Labels the Prometheus selects monitors and "
                                            "rules by, e.g. {release: kube-prometheus-stack}.")
@@ -648,6 +744,32 @@ class Autoscaling(_Model):
             raise ValueError(f"max_replicas {value} is below min_replicas {low} "
                              "(allowed: max_replicas >= min_replicas)")
         return value
+
+    @field_validator("smoothing_window")
+    @classmethod
+    def _window_holds_two_scrapes(cls, value: str | None, info: ValidationInfo) -> str | None:
+        scrape = info.data.get("scrape_interval")
+        if value is not None and scrape is not None and duration_seconds(value) < 2 * duration_seconds(scrape):
+            raise ValueError(f"smoothing_window {value} holds fewer than 2 scrapes of {scrape} (allowed: at "
+                             "least twice scrape_interval; rate() needs two samples)")
+        return value
+
+    @field_validator("prewarm")
+    @classmethod
+    def _prewarm_floor_in_range(cls, value: Prewarm | None, info: ValidationInfo) -> Prewarm | None:
+        low, high = info.data.get("min_replicas"), info.data.get("max_replicas")
+        if value is not None and low is not None and high is not None and not low < value.min_replicas <= high:
+            raise ValueError(f"prewarm.min_replicas {value.min_replicas} is not above min_replicas {low} and at "
+                             f"most max_replicas {high} (allowed: {low + 1}..{high})")
+        return value
+
+    @property
+    def signal_window(self) -> str:
+        """The adapter's smoothing window: ``smoothing_window`` or 4 scrape intervals."""
+        if self.smoothing_window:
+            return self.smoothing_window
+        seconds = int(duration_seconds(self.scrape_interval) * 4)
+        return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
 
     @field_validator("monitor_labels")
     @classmethod
