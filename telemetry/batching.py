@@ -63,8 +63,9 @@ class Pending(Generic[T, R]):
     """One queued request: ``started`` resolves to its batch's size, ``result`` to its answer.
 
     ``expires`` is the deadline on ``time.monotonic()`` (the worker thread's clock); ``gone`` is set
-    when the request gave up, so the thread skips it; ``behind`` is how many requests were queued or
-    running ahead of it when it came.
+    when the request gave up, so the thread skips it; ``behind`` is how many requests were queued
+    ahead of it when it came (a running batch is not load: if it alone outlasts the deadline, the
+    model is too slow, and that is an ``inference_timeout``).
     """
 
     payload: T
@@ -164,8 +165,7 @@ class Batcher(Generic[T, R]):
         if self._pending and self.expected_wait_s(len(self._pending)) > left:
             raise AppError("overloaded", "the queue would not answer before the deadline; retry later",
                            headers={"Retry-After": str(self.retry_after_s())})
-        item: Pending[T, R] = Pending(payload, deadline, time.monotonic() + left,
-                                      behind=len(self._pending) + len(self._running))
+        item: Pending[T, R] = Pending(payload, deadline, time.monotonic() + left, behind=len(self._pending))
         with self._cond:
             self._pending.append(item)
             self._cond.notify()

@@ -163,16 +163,35 @@ def test_the_queue_batches_waits_and_sheds_with_429() -> None:
     asyncio.run(go())
 
 
-def test_a_request_made_late_by_the_work_ahead_of_it_is_shed_with_429() -> None:
-    # The load made it late, not the model: overload (429, retry), not an inference timeout (504).
+def test_a_request_made_late_by_the_queue_ahead_of_it_is_shed_with_429() -> None:
+    # The load made it late (others were queued ahead of it), not the model: overload, retry later.
+    async def go() -> None:
+        async with harness(max_batch=1) as h:
+            h.gate.clear()
+            blocker = asyncio.create_task(h.client.post("/ask", json={"text": "a"}))
+            await asyncio.sleep(0.2)
+            queued = [asyncio.create_task(h.client.post("/ask", json={"text": t})) for t in ("b", "c")]
+            await asyncio.sleep(0.2)
+            late = await h.client.post("/ask", json={"text": "hurry!"})  # one "!" = a 1 s deadline
+            assert late.status_code == 429 and late.json()["error"]["class"] == "overloaded"
+            assert int(late.headers["retry-after"]) >= 1
+            h.gate.set()
+            assert [(await t).status_code for t in (blocker, *queued)] == [200, 200, 200]
+            assert h.value(c.QUEUE_LENGTH) == 0
+
+    asyncio.run(go())
+
+
+def test_a_request_late_behind_one_slow_batch_gets_504() -> None:
+    # Nothing was queued ahead of it: the batch running alone outlasted its deadline, so the model is
+    # too slow for it — an inference timeout, not load.
     async def go() -> None:
         async with harness() as h:
             h.gate.clear()
             blocker = asyncio.create_task(h.client.post("/ask", json={"text": "a"}))
             await asyncio.sleep(0.2)
             late = await h.client.post("/ask", json={"text": "hurry!"})  # one "!" = a 1 s deadline
-            assert late.status_code == 429 and late.json()["error"]["class"] == "overloaded"
-            assert int(late.headers["retry-after"]) >= 1
+            assert late.status_code == 504 and late.json()["error"]["class"] == "inference_timeout"
             assert h.value(c.QUEUE_LENGTH) == 0  # it left the queue when it gave up
             h.gate.set()
             assert (await blocker).status_code == 200
