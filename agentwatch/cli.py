@@ -8,7 +8,20 @@ from __future__ import annotations
 
 import typer
 
-from agentwatch.commands import dashboards, generate, hpa_sim, imports, lab, serve, validate, version
+from agentwatch.commands import (
+    capacity,
+    dashboards,
+    generate,
+    hpa_sim,
+    imports,
+    lab,
+    load,
+    recommend,
+    serve,
+    traces,
+    validate,
+    version,
+)
 
 __all__ = ["app", "main"]
 
@@ -19,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Single-command modules contribute their commands at the top level; groups keep their name.
-for _module in (serve, validate, generate, version, hpa_sim, lab):
+for _module in (serve, validate, generate, version, load, capacity, recommend, traces, hpa_sim, lab):
     app.registered_commands += _module.app.registered_commands
 app.add_typer(imports.app, name="import")
 app.add_typer(dashboards.app, name="dashboards")

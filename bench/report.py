@@ -35,7 +35,8 @@ RESULTS_DIR = Path("bench/results")
 QUICK_DIR = RESULTS_DIR / "quick"
 README = Path("README.md")
 #: Order of the benchmarks in every table (issue order).
-ORDER = ("telemetry_overhead", "instrumentation", "serving", "state_cost", "cardinality", "cold_start", "memory")
+ORDER = ("telemetry_overhead", "instrumentation", "serving", "state_cost", "cardinality", "cold_start", "memory",
+         "overload")
 
 
 def _fmt(value: Any) -> str:

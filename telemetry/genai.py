@@ -25,7 +25,7 @@ BATCH_SIZE = "agentwatch.inference.batch_size"
 SYSTEM = "transformers"
 
 #: Our inference operations → the GenAI ``gen_ai.operation.name`` well-known values.
-_OPERATIONS = {"classify": "embeddings", "warmup": "embeddings", "generate": "text_completion"}
+_OPERATIONS = {"classify": "embeddings", "embed": "embeddings", "warmup": "embeddings", "generate": "text_completion"}
 
 
 def inference_attributes(operation: str, model: str, *, batch_size: int | None = None,

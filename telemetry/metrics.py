@@ -101,6 +101,10 @@ class Metrics:
         if self.enabled:
             self._child(metric, labels).inc(amount)
 
+    def clear(self, metric: MetricDef) -> None:
+        """Remove every labelled series of ``metric`` (info metrics restated with new labels)."""
+        self._metrics[metric.name][1].clear()
+
     def touch(self, metric: MetricDef, **labels: str) -> None:
         """Create a series without recording a value, so rate() and dashboards see it from start."""
         if self.enabled:

@@ -57,3 +57,25 @@ def test_the_settings_table_documents_every_variable():
     for field in AgentSettings.model_fields:
         name = module.env_name(AgentSettings, field)
         assert f"`{name}`" in module.__doc__, f"{name} is missing from the settings table"
+
+
+def test_reliability_settings_and_the_cluster_scheme():
+    s = AgentSettings.from_env({"REDIS_URL": "redis+cluster://:pw@10.0.0.5:7000", "AGENT_QUEUE_CAPACITY": "10",
+                                "AGENT_MAX_BATCH": "4", "AGENT_ADMIN_PORT": "9100", "AGENT_DRAIN_SECONDS": "0",
+                                "AGENT_READINESS_REQUIRES_STATE_STORE": "true"})
+    assert s.redis_cluster and s.redis_node_url == "redis://:pw@10.0.0.5:7000"
+    assert s.max_inflight == 14, "admission defaults to the queue plus one batch"
+    assert (s.admin_port, s.drain_seconds, s.readiness_requires_state_store) == (9100, 0, True)
+    plain = AgentSettings.from_env({"AGENT_REDIS_CLUSTER": "1", "AGENT_MAX_INFLIGHT": "5"})
+    assert plain.redis_cluster and plain.redis_node_url == plain.redis_url and plain.max_inflight == 5
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"AGENT_ADMIN_PORT": "70000"}, "AGENT_ADMIN_PORT"),
+    ({"AGENT_REDIS_CLUSTER": "maybe"}, "AGENT_REDIS_CLUSTER"),
+    ({"AGENT_REDIS_CLUSTER": "true", "REDIS_URL": "unix:///tmp/redis.sock"}, "cluster node"),
+    ({"AGENT_SHUTDOWN_TIMEOUT_SECONDS": "0"}, "AGENT_SHUTDOWN_TIMEOUT_SECONDS"),
+], ids=["a port above 65535", "a word for a switch", "a cluster on a unix socket", "no time to shut down"])
+def test_bad_reliability_settings_name_the_variable(env, message):
+    with pytest.raises(SettingsError, match=message):
+        AgentSettings.from_env(env)

@@ -8,6 +8,7 @@ load generator's own CLI. The other compose targets do not resolve here and stay
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -28,7 +29,8 @@ PROMETHEUS_YML = ROOT / "compose" / "prometheus" / "prometheus.yml"
 
 @pytest.mark.live
 @pytest.mark.timeout(90)
-def test_the_compose_prometheus_scrapes_the_agent_and_stores_its_exemplars(redis_server: RedisServer) -> None:
+def test_the_compose_prometheus_scrapes_the_agent_and_stores_its_exemplars(redis_server: RedisServer,
+                                                                          tmp_path: Path) -> None:
     command = yaml.safe_load(COMPOSE.read_text())["services"]["prometheus"]["command"]
     features = [arg for arg in command if arg.startswith("--enable-feature=")]
     assert "--enable-feature=exemplar-storage" in features
@@ -40,11 +42,13 @@ def test_the_compose_prometheus_scrapes_the_agent_and_stores_its_exemplars(redis
         # rule_files are relative to the config's folder, as /etc/prometheus/rules is in the container.
         shutil.copytree(ROOT / "alerts" / "generated", server.workdir / "rules")
         with server as prometheus:
-            load = subprocess.run([sys.executable, "-m", "agentwatch.loadgen", "--url", agent.url,
-                                   "--duration", "3", "--rate", "4", "--bad-request-share", "0"],
-                                  capture_output=True, text=True, timeout=60)
+            load = subprocess.run([sys.executable, "-m", "agentwatch", "load", "--url", agent.url,
+                                   "--duration", "3s", "--users", "4", "--think-time", "0.2,0.5", "--no-probes",
+                                   "--out", str(tmp_path / "load"), "--json"],
+                                  capture_output=True, text=True, timeout=90)
             assert load.returncode == 0, load.stderr
-            assert '"200":' in load.stdout, load.stdout
+            summary = json.loads(load.stdout)
+            assert summary["messages"] > 0 and summary["turns_lost"] == 0, summary
 
             def agent_up() -> bool:
                 return prometheus.query(f'up{{job="agent",instance="{target}"}} == 1') != []

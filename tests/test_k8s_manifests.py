@@ -91,7 +91,7 @@ def of_kind(objects: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, An
 
 
 def test_no_file_under_k8s_generated_is_left_over_from_an_old_generation() -> None:
-    files = render_all(load_spec(SPEC), ["k8s"])
+    files = render_all(load_spec(SPEC), ["k8s", "canary"])  # canary analysis lives under k8s/generated/canary
     on_disk = {str(p.relative_to(ROOT)) for p in (ROOT / k8s.K8S_DIR).rglob("*") if p.is_file()}
     assert on_disk == set(files), f"files under k8s/generated no generator writes: {sorted(on_disk - set(files))}"
 
@@ -312,10 +312,11 @@ def test_deployment_probes_env_and_security() -> None:
     (container,) = pod["containers"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == READINESS_PATH == "/readyz"
+    # The startup probe waits for the model only (never Redis).
+    assert container["startupProbe"]["httpGet"]["path"] == STARTUP_PATH == "/startupz"
     startup = container["startupProbe"]
-    # The startup probe waits for the model only (never Redis): not the readiness endpoint.
-    assert startup["httpGet"]["path"] == STARTUP_PATH != READINESS_PATH
     cfg = load_spec(SPEC).autoscaling
+    assert startup["httpGet"]["path"] == cfg.probes.startup
     assert startup["periodSeconds"] * startup["failureThreshold"] >= cfg.startup_timeout_seconds
     env = {e["name"]: e for e in container["env"]}
     assert env["REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": cfg.redis_secret, "key": cfg.redis_secret_key}
@@ -325,3 +326,8 @@ def test_deployment_probes_env_and_security() -> None:
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["terminationGracePeriodSeconds"] == cfg.termination_grace_period_seconds
+    drain, shutdown = int(env["AGENT_DRAIN_SECONDS"]["value"]), int(env["AGENT_SHUTDOWN_TIMEOUT_SECONDS"]["value"])
+    assert drain >= 1 and drain + shutdown < pod["terminationGracePeriodSeconds"], "the drain fits in the grace"
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], "the one writable path"

@@ -4,6 +4,7 @@ holds nothing but a copied spec (and the example files it imports)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -60,9 +61,10 @@ def test_the_wheel_ships_no_tests_and_every_subpackage(installed: tuple[Path, Pa
 
     names = zipfile.ZipFile(installed[1]).namelist()
     for package in ("telemetry", "agent", "alerts", "dashboards", "k8s", "compose", "otel_collector", "local",
-                    "commands", "spec"):
+                    "commands", "spec", "load", "capacity", "traces"):
         assert f"agentwatch/{package}/__init__.py" in names, package
     assert "agentwatch/alerts/windows/30d.yaml" in names and "agentwatch/agent/intents.yaml" in names
+    assert "agentwatch/load/locustfile.py" in names
     assert not [n for n in names if n.startswith("tests/") or "/generated/" in n], "tests or generated output shipped"
 
 
@@ -78,13 +80,26 @@ def test_base_install_commands_work_and_a_missing_extra_is_one_line(installed: t
     assert lib.returncode == 0 and lib.stdout.strip() == "Telemetry", lib.stderr
     for kind, file in (("sloth", "sloth.yml"), ("openslo", "openslo.yaml")):
         out = project / f"imported-{kind}.yaml"
-        result = _run([aw, "import", kind, file, "-o", out.name], project)
+        refused = _run([aw, "import", kind, file, "-o", out.name], project)  # some fields do not convert
+        assert refused.returncode == 1 and "--allow-partial" in refused.stderr and not out.exists()
+        result = _run([aw, "import", kind, file, "-o", out.name, "--allow-partial"], project)
         assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
         assert _run([aw, "validate", out.name], project).returncode == 0
     missing = _run([aw, "generate", "dashboards"], project)
     assert missing.returncode == 1, missing.stdout
     assert "Traceback" not in missing.stderr and "agentwatch[dashboards]" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1, missing.stderr
+    for command, extra in ((["load", "--url", "http://127.0.0.1:9"], "agentwatch[load]"),
+                           (["capacity", "--quick"], "agentwatch[load]")):
+        result = _run([aw, *command], project)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert extra in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    span = {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "POST /x",
+            "startTimeUnixNano": "1", "endTimeUnixNano": "1000001"}
+    (project / "spans.jsonl").write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}) + "\n")
+    traces = _run([aw, "traces", "spans.jsonl"], project)
+    assert traces.returncode == 1 and "POST /x" in traces.stdout, traces.stdout + traces.stderr  # the tree prints
+    assert "agentwatch[dashboards]" in traces.stderr and len(traces.stderr.strip().splitlines()) == 1
     rules = _run([aw, "generate", "rules"], project)
     assert rules.returncode == 0 and (project / "alerts/generated/kpi-rules.yaml").is_file(), rules.stderr
 

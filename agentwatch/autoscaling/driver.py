@@ -4,7 +4,8 @@ The lab is written against :class:`LoadDriver` (``run(url, shape) -> LoadRecord`
 generator can stand in; :class:`HttpxDriver` is the one used here. It offers messages at the
 shape's rate whatever the service does (open loop: a saturated service does not slow the
 arrivals, which is what a spike is), each message a turn of a scripted conversation
-(``agentwatch.loadgen.PERSONAS``): a conversation's next turn is sent only after the previous one
+(``agentwatch.load.personas.PERSONAS``, the locustfile's customers): a conversation's next
+turn is sent only after the previous one
 was acknowledged and a think time passed, so every conversation's turns are ordered. A client
 retries what a real one would (429, 502, 503, 504, connection errors) for at most
 ``turn_deadline_s``; in-flight messages are capped (``max_in_flight``) so the driver stays
@@ -33,7 +34,7 @@ from typing import Protocol
 
 import httpx
 
-from agentwatch.loadgen import PERSONAS, Persona
+from agentwatch.load.personas import PERSONAS, Persona
 
 __all__ = ["HttpxDriver", "LoadDriver", "LoadRecord", "StepShape", "TurnRecord", "spike_shape"]
 
@@ -167,7 +168,7 @@ class HttpxDriver:
         try:
             turn = TurnRecord(conv.cid, conv.next_turn, time.time())
             record.turns.append(turn)
-            text = conv.persona.messages[conv.next_turn]
+            text = conv.persona.messages[conv.next_turn].format(order=48213)
             deadline = time.monotonic() + self.turn_deadline_s
             body = None
             while time.monotonic() < deadline:
