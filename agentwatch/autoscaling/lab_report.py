@@ -27,25 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from agentwatch.autoscaling.lab import SCENARIOS, ScenarioResult
+from agentwatch.autoscaling.lab_plot import latency_bins
 
 __all__ = ["SimComparison", "compare_with_sim", "load_results", "scenario_figures", "write_report"]
 
 _MONTH_S = 30 * 86400
-
-
-def _p99(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
-
-
-def latency_bins(result: ScenarioResult, width: float = 10.0) -> list[tuple[float, float]]:
-    """(bin start, p99 of acknowledged turns started in it)."""
-    assert result.record is not None
-    bins: dict[int, list[float]] = {}
-    for turn in result.record.turns:
-        if turn.acknowledged_turn is not None:
-            bins.setdefault(int((turn.start - result.started) // width), []).append(turn.latency)
-    return [(k * width, _p99(v)) for k, v in sorted(bins.items())]
 
 
 def scenario_figures(result: ScenarioResult) -> dict[str, Any]:
