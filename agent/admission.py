@@ -37,7 +37,7 @@ from typing import Any
 
 from agentwatch.telemetry import Telemetry
 from agentwatch.telemetry import catalogue as c
-from agentwatch.telemetry.errors import error_body, error_response
+from agentwatch.telemetry.errors import TOO_BIG, error_body, error_response, read_body
 from agentwatch.telemetry.labels import UNMATCHED_ROUTE
 
 __all__ = ["API_PREFIX", "AdmissionMiddleware", "CancelOnDisconnectMiddleware"]
@@ -110,35 +110,18 @@ class AdmissionMiddleware:
             child.observe(time.perf_counter() - start)
 
     async def _read_body(self, scope: dict, receive: Any, send: Any, start: float) -> bytes | None:
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
-        try:
-            too_big = declared is not None and int(declared) > self.max_bytes
-        except ValueError:
-            too_big = False
-        chunks: list[bytes] = []
-        size, more = 0, not too_big
         try:
             async with asyncio.timeout(self.body_timeout_s):
-                while more:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        return None
-                    chunk = message.get("body", b"")
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        too_big = True
-                        break
-                    chunks.append(chunk)
-                    more = message.get("more_body", False)
+                body = await read_body(scope, receive, self.max_bytes)
         except TimeoutError:
             await self._answer(scope, receive, send, start, "request_timeout",
                                f"request body not received within {self.body_timeout_s:g}s", {"Connection": "close"})
             return None
-        if too_big:
+        if body is TOO_BIG:
             await self._answer(scope, receive, send, start, "payload_too_large",
                                f"request body is larger than {self.max_bytes} bytes", {"Connection": "close"})
             return None
-        return b"".join(chunks)
+        return body  # type: ignore[return-value]  # bytes or None here
 
     async def _answer(self, scope: dict, receive: Any, send: Any, start: float, error_class: str, message: str,
                       headers: dict[str, str]) -> None:

@@ -41,12 +41,14 @@ if TYPE_CHECKING:
     from agentwatch.telemetry.core import Telemetry
 
 __all__ = [
+    "TOO_BIG",
     "AppError",
     "BodyLimitMiddleware",
     "ErrorBoundaryMiddleware",
     "error_body",
     "error_response",
     "install_error_handling",
+    "read_body",
     "validation_message",
 ]
 
@@ -109,6 +111,37 @@ def validation_message(request: Request, exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+class _TooBig:
+    """``read_body``'s answer for a body over the limit (declared or streamed)."""
+
+
+TOO_BIG = _TooBig()
+
+
+async def read_body(scope: dict, receive: Any, max_bytes: int) -> bytes | _TooBig | None:
+    """The whole request body from ``receive``; ``TOO_BIG`` (identity) once it passes ``max_bytes``
+    (a declared Content-Length over it is refused unread); ``None`` if the client went away."""
+    declared = dict(scope.get("headers") or ()).get(b"content-length")
+    try:
+        if declared is not None and int(declared) > max_bytes:
+            return TOO_BIG
+    except ValueError:
+        pass
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return TOO_BIG
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 class BodyLimitMiddleware:
     """Pure ASGI: bodies over ``max_bytes`` (declared or streamed) get 413 ``payload_too_large`` before
     any route reads them; smaller ones are replayed to the app."""
@@ -120,31 +153,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
-        try:
-            too_big = declared is not None and int(declared) > self.max_bytes
-        except ValueError:
-            too_big = False
-        chunks: list[bytes] = []
-        size = 0
-        more = not too_big
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                too_big = True
-                break
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        if too_big:
+        body = await read_body(scope, receive, self.max_bytes)
+        if body is None:
+            return
+        if body is TOO_BIG:
             response = error_response(self.tel, "payload_too_large",
                                       f"request body is larger than {self.max_bytes} bytes")
             await response(scope, receive, send)
             return
-        body, replayed = b"".join(chunks), False
+        replayed = False
 
         async def replay() -> dict:
             nonlocal replayed

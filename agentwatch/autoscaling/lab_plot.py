@@ -5,13 +5,29 @@ Needs matplotlib (``agentwatch[dashboards]``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 from agentwatch.autoscaling.lab import SCENARIOS, ScenarioResult
 from agentwatch.telemetry import catalogue as c
 
-__all__ = ["plot_timeline"]
+__all__ = ["latency_bins", "plot_timeline"]
+
+
+def _p99(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def latency_bins(result: ScenarioResult, width: float = 10.0) -> list[tuple[float, float]]:
+    """(bin start, p99 of acknowledged turns started in it)."""
+    assert result.record is not None
+    bins: dict[int, list[float]] = {}
+    for turn in result.record.turns:
+        if turn.acknowledged_turn is not None:
+            bins.setdefault(int((turn.start - result.started) // width), []).append(turn.latency)
+    return [(k * width, _p99(v)) for k, v in sorted(bins.items())]
 
 
 def plot_timeline(path: Path, results: Sequence[ScenarioResult]) -> None:
@@ -19,8 +35,6 @@ def plot_timeline(path: Path, results: Sequence[ScenarioResult]) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from agentwatch.autoscaling.lab_report import latency_bins
 
     rows = 5
     fig, axes = plt.subplots(rows, len(results), figsize=(6 * len(results), 13), sharex="col", sharey="row",

@@ -27,25 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from agentwatch.autoscaling.lab import SCENARIOS, ScenarioResult
+from agentwatch.autoscaling.lab_plot import latency_bins
 
-__all__ = ["SimComparison", "compare_with_sim", "scenario_figures", "write_report"]
+__all__ = ["SimComparison", "compare_with_sim", "load_results", "scenario_figures", "write_report"]
 
 _MONTH_S = 30 * 86400
-
-
-def _p99(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
-
-
-def latency_bins(result: ScenarioResult, width: float = 10.0) -> list[tuple[float, float]]:
-    """(bin start, p99 of acknowledged turns started in it)."""
-    assert result.record is not None
-    bins: dict[int, list[float]] = {}
-    for turn in result.record.turns:
-        if turn.acknowledged_turn is not None:
-            bins.setdefault(int((turn.start - result.started) // width), []).append(turn.latency)
-    return [(k * width, _p99(v)) for k, v in sorted(bins.items())]
 
 
 def scenario_figures(result: ScenarioResult) -> dict[str, Any]:
@@ -128,8 +114,9 @@ def compare_with_sim(result: ScenarioResult, hpa_yaml: Path, out_dir: Path) -> S
     sim_csv.write_text("time_s,replicas,desired\n" + "".join(f"{r.time:g},{r.replicas},{r.desired}\n" for r in rows))
 
     def lab_at(t: float) -> int:
-        before = [s for s in result.syncs if s.time <= t]
-        return before[-1].desired if before else cfg.min_replicas
+        """The lab's decision at its sync nearest ``t`` (the lab syncs a little after each period)."""
+        nearest = min(result.syncs, key=lambda s: abs(s.time - t), default=None)
+        return nearest.desired if nearest is not None else cfg.min_replicas
 
     pairs = [(r.desired, lab_at(r.time + offset)) for r in rows if r.time + offset >= 0]
     diffs = [abs(a - b) for a, b in pairs]
@@ -210,6 +197,16 @@ def write_report(out_dir: Path, results: Sequence[ScenarioResult], comparison: S
     row("most replicas", [str(f["max_replicas"]) for f in figures])
     row("pod-seconds", [f"{f['pod_seconds']:.0f}" for f in figures])
     row("cold start of added agents (median)", [_fmt(f["cold_start_median_s"], "s", 1) for f in figures])
+    lines += [
+        "",
+        "Reading the table: *ready capacity* counts agents, not goodput. An agent that has been saturated "
+        "keeps requests queued up to their 2 s deadline, some are computed and still answered 504, and "
+        "clients retry; such a fleet can stay in overload after enough agents are ready (compare *served* "
+        "with *offered* in the timeline's first row). How long that lasts depends on how deep the overload "
+        "got before capacity arrived, so the scale-up decision and the cold start (which varies with the "
+        "load other work puts on this machine) decide most of the budget burned; a pre-warm avoids the "
+        "overload altogether.",
+    ]
     if comparison is not None:
         c = comparison
         lines += [
@@ -237,3 +234,37 @@ def write_report(out_dir: Path, results: Sequence[ScenarioResult], comparison: S
     path = out_dir / "autoscaling-lab.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def load_results(out_dir: Path, scenarios: Sequence[str]) -> list[ScenarioResult]:
+    """Rebuild the scenarios' results from the JSON a lab run wrote (to re-render the report)."""
+    import json
+    from collections import Counter
+
+    from agentwatch.autoscaling.driver import LoadRecord, TurnRecord
+    from agentwatch.autoscaling.lab import LabConfig, SyncRecord
+    from agentwatch.autoscaling.load import read_load
+    from agentwatch.spec.model import ScalingPolicy
+
+    results = []
+    for name in scenarios:
+        data = json.loads((out_dir / f"lab-{name}.json").read_text())
+        config = dict(data["config"])
+        if config.get("scale_down_policy") is not None:
+            config["scale_down_policy"] = ScalingPolicy(**config["scale_down_policy"])
+        started = data["started"]
+        load = data["load"]
+        record = LoadRecord(started, [TurnRecord("", 0, started + t, started + t + latency, attempts, status,
+                                                 1 if acked else None)
+                                      for t, latency, status, attempts, acked in load["turns"]],
+                            Counter({int(k): v for k, v in load["attempt_codes"].items()}), load["transport_errors"],
+                            load["conversations"], load["lost_turns"], load["checked_conversations"])
+        result = ScenarioResult(name, LabConfig(**config), data["hpa"], started,
+                                [SyncRecord(**s) for s in data["syncs"]], [tuple(r) for r in data["ready"]], record,
+                                data["cold_starts"], data["prometheus"], data["cpu_request_m"], data["marks"])
+        csv_path = out_dir / f"lab-{name}-load.csv"
+        if csv_path.exists():
+            metrics = [m["pods"]["metric"]["name"] for m in data["hpa"]["spec"]["metrics"] if m["type"] == "Pods"]
+            result.replay_load = read_load(csv_path, metrics)
+        results.append(result)
+    return results

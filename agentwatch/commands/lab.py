@@ -30,6 +30,8 @@ def lab(
                                "shortened windows."),
     out: Path = typer.Option(Path("lab-output"), "--out", help="Where the report, PNG and data go."),
     spec: Path = typer.Option(Path("agentwatch.yaml"), "--spec", help="The spec the HPA and adapter come from."),
+    report_only: bool = typer.Option(False, "--report-only", help="Re-render the report from the JSON a run "
+                                     "already wrote under --out (no services started)."),
 ) -> None:
     """Run the HPA's algorithm in a closed loop with real agents through a load spike and report."""
     from agentwatch.autoscaling.lab import SCENARIOS, LabConfig, run_scenario
@@ -49,16 +51,22 @@ def lab(
     cfg = LabConfig.quick() if quick else LabConfig()
     out.mkdir(parents=True, exist_ok=True)
     results = []
-    with RedisServer() as redis:
-        for name in dict.fromkeys(scenario):
-            results.append(run_scenario(the_spec, cfg, name, out, redis=redis,  # type: ignore[arg-type]
-                                        log=lambda line: typer.echo(line, err=True)))
+    if report_only:
+        from agentwatch.autoscaling.lab_report import load_results
+
+        results = load_results(out, list(dict.fromkeys(scenario)))
+    else:
+        with RedisServer() as redis:
+            for name in dict.fromkeys(scenario):
+                results.append(run_scenario(the_spec, cfg, name, out, redis=redis,  # type: ignore[arg-type]
+                                            log=lambda line: typer.echo(line, err=True)))
     comparison = None
     agent = next((r for r in results if r.scenario == "agent" and r.replay_load is not None), None)
     if agent is not None:
         comparison = compare_with_sim(agent, out / "lab-hpa-agent.yaml", out)
-    command = "agentwatch " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["lab"] \
-        else f"agentwatch lab {' '.join('--scenario ' + s for s in scenario)}{' --quick' if quick else ''}"
+    command = "agentwatch " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--report-only") \
+        if sys.argv[1:2] == ["lab"] else \
+        f"agentwatch lab {' '.join('--scenario ' + s for s in scenario)}{' --quick' if quick else ''}"
     report = write_report(out, results, comparison, command)
     typer.echo(f"wrote {report} and {out / 'autoscaling-lab.png'}", err=True)
     lost = sum(r.lost_turns for r in results)
