@@ -18,7 +18,7 @@ from agentwatch.bench.harness import Pinning
 from agentwatch.bench.overload import TARGET, measure_round
 from agentwatch.local.processes import RedisServer
 
-pytestmark = [pytest.mark.live, pytest.mark.model]
+pytestmark = [pytest.mark.live, pytest.mark.model, pytest.mark.load]
 
 
 def problems(one) -> list[str]:

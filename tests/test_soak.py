@@ -6,11 +6,13 @@ same windows; see :mod:`agentwatch.bench.soak`.
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
 from agentwatch.bench.soak import run_soak
 
-pytestmark = [pytest.mark.live, pytest.mark.model]
+pytestmark = [pytest.mark.live, pytest.mark.model, pytest.mark.load]
 
 
 def test_a_minute_of_steady_load_leaks_nothing() -> None:
@@ -26,4 +28,8 @@ def test_a_minute_of_steady_load_leaks_nothing() -> None:
     assert end.rss - start.rss < 32 * 2**20, f"RSS flat (t, MiB, fds, keys, statuses, p99 ms): {table}"
     assert end.fds <= start.fds + 8, f"no descriptor leak: {table}"
     assert end.redis_keys <= 1.5 * middle.redis_keys + 20, f"conversations end and expire: {table}"
-    assert end.p99_s <= 2 * start.p99_s + 0.5, f"latency does not degrade: {table}"
+    # Latency trend, not one window: a neighbour's burst can spike any single window's p99.
+    half = len(windows[1:]) // 2
+    early = statistics.median(w.p99_s for w in windows[1:1 + half])
+    late = statistics.median(w.p99_s for w in windows[1 + half:])
+    assert late <= 2 * early + 0.5, f"latency does not degrade: {table}"
