@@ -37,7 +37,7 @@ from typing import Any
 
 from agentwatch.telemetry import Telemetry
 from agentwatch.telemetry import catalogue as c
-from agentwatch.telemetry.errors import TOO_BIG, error_body, error_response, read_body
+from agentwatch.telemetry.errors import TOO_BIG, error_body, error_response, read_body, replay_body
 from agentwatch.telemetry.labels import UNMATCHED_ROUTE
 
 __all__ = ["API_PREFIX", "AdmissionMiddleware", "CancelOnDisconnectMiddleware"]
@@ -76,7 +76,7 @@ class AdmissionMiddleware:
             body = await self._read_body(scope, receive, send, start)
             if body is None:
                 return  # answered (413/408) or the client went away
-            receive = _replay(body, receive)
+            receive = replay_body(body, receive)
             if limited and self.inflight >= self.limit():  # others came in while this body arrived
                 await self._shed(scope, receive, send, start)
                 return
@@ -141,19 +141,6 @@ class AdmissionMiddleware:
             if regex is not None and regex.match(path):
                 return route.path
         return UNMATCHED_ROUTE
-
-
-def _replay(body: bytes, receive: Any) -> Any:
-    replayed = False
-
-    async def replay() -> dict:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 class CancelOnDisconnectMiddleware:

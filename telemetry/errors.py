@@ -49,6 +49,7 @@ __all__ = [
     "error_response",
     "install_error_handling",
     "read_body",
+    "replay_body",
     "validation_message",
 ]
 
@@ -142,6 +143,20 @@ async def read_body(scope: dict, receive: Any, max_bytes: int) -> bytes | _TooBi
     return b"".join(chunks)
 
 
+def replay_body(body: bytes, receive: Any) -> Any:
+    """An ASGI ``receive`` that hands the app ``body`` (already read) once, then defers to ``receive``."""
+    replayed = False
+
+    async def replay() -> dict:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 class BodyLimitMiddleware:
     """Pure ASGI: bodies over ``max_bytes`` (declared or streamed) get 413 ``payload_too_large`` before
     any route reads them; smaller ones are replayed to the app."""
@@ -161,16 +176,7 @@ class BodyLimitMiddleware:
                                       f"request body is larger than {self.max_bytes} bytes")
             await response(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 class ErrorBoundaryMiddleware:
