@@ -37,7 +37,10 @@ __all__ = ["FACTORIES", "main"]
 FACTORIES = {
     "none": ("agentwatch.bench.apps:plain_app", {}),
     "ours": ("agentwatch.bench.apps:ours_app", {"AGENTWATCH_FASTAPI_INSTRUMENTATION": "lean"}),
-    "contrib": ("agentwatch.bench.apps:ours_app", {"AGENTWATCH_FASTAPI_INSTRUMENTATION": "contrib"}),
+    "ours_all": ("agentwatch.bench.apps:ours_app", {"AGENTWATCH_FASTAPI_INSTRUMENTATION": "lean",
+                                                    "AGENTWATCH_TRACES_KEEP_RATIO": "1"}),
+    "contrib": ("agentwatch.bench.apps:ours_app", {"AGENTWATCH_FASTAPI_INSTRUMENTATION": "contrib",
+                                                   "AGENTWATCH_TRACES_KEEP_RATIO": "1"}),
     "stock": ("agentwatch.bench.apps:stock_app", {}),
 }
 BODY = '{"text": "ping"}'
@@ -48,8 +51,7 @@ def measure(variants: Sequence[str], rounds: int, seconds: float, connections: i
             pinning: Pinning, log: bool = True) -> tuple[dict[str, list[WrkStats]], int]:
     """Start every variant, warm each up, then alternate wrk runs; return stats and spans exported."""
     with OtlpReceiver(keep_spans=False) as sink, contextlib.ExitStack() as stack:
-        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "OTEL_TRACES_SAMPLER_ARG": "1.0",
-               "AGENTWATCH_TELEMETRY": "on"}
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": sink.endpoint, "AGENTWATCH_TELEMETRY": "on"}
         servers = dict(zip(variants, start_all(stack, [
             UvicornServer(FACTORIES[v][0], cpus=pinning, env={**env, **FACTORIES[v][1]}) for v in variants]),
             strict=True))
@@ -77,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     parser.add_argument("--seconds", type=float, default=None, help="wrk duration per run (default 10, quick 3)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=None, help="wrk threads (default: 1 when pinned, else 2)")
-    parser.add_argument("--variants", default="none,ours,contrib,stock",
+    parser.add_argument("--variants", default="none,ours,ours_all,contrib,stock",
                         help="comma-separated: none, ours (lean, the default), contrib (ours with "
                              "AGENTWATCH_FASTAPI_INSTRUMENTATION=contrib), stock")
     args = parser.parse_args(argv)

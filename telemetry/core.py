@@ -17,15 +17,19 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NoOpTracerProvider, Span, SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
 from agentwatch.telemetry import genai
 from agentwatch.telemetry.catalogue import BUILD_INFO, MetricDef
-from agentwatch.telemetry.metrics import Metrics, exemplar_of
+from agentwatch.telemetry.metrics import Metrics
+from agentwatch.telemetry.sampling import TailSamplingSpanProcessor
 from agentwatch.telemetry.settings import TelemetrySettings
+from agentwatch.telemetry.spans import DeferredTracer
 from agentwatch.telemetry.tracing import build_tracer_provider
 
 __all__ = ["Telemetry"]
@@ -45,11 +49,22 @@ class Telemetry:
         self.metrics = Metrics(registry, strict=self.settings.strict_labels, enabled=self.settings.enabled)
         self.metrics.allow("version", [self.settings.service_version])
         self.metrics.set(BUILD_INFO, 1, version=self.settings.service_version)
+        #: The in-process tail sampler (``None``: head sampling, or telemetry off).
+        self.tail_sampler: TailSamplingSpanProcessor | None = None
         if self.settings.enabled:
-            self.tracer_provider: trace.TracerProvider = build_tracer_provider(self.settings, span_exporters)
+            self.tracer_provider: trace.TracerProvider
+            self.tracer_provider, self.tail_sampler = build_tracer_provider(self.settings, span_exporters)
         else:
             self.tracer_provider = NoOpTracerProvider()
-        self.tracer = self.tracer_provider.get_tracer("agentwatch", self.settings.service_version)
+        if self.tail_sampler is not None:
+            assert isinstance(self.tracer_provider, TracerProvider)
+            self.metrics.exemplars = self.tail_sampler  # exemplars wait for their trace's decision
+            # Spans as plain data, built as SDK spans only for kept traces (see spans.py).
+            self.tracer: trace.Tracer = DeferredTracer(
+                self.tail_sampler, self.tracer_provider.resource,
+                InstrumentationScope("agentwatch", self.settings.service_version))
+        else:
+            self.tracer = self.tracer_provider.get_tracer("agentwatch", self.settings.service_version)
 
     @contextmanager
     def span(self, name: str, *, metric: MetricDef | None = None, labels: Mapping[str, str] | None = None,
@@ -73,8 +88,8 @@ class Telemetry:
             raise
         finally:
             if metric is not None and self.metrics.enabled:
-                self.metrics.child(metric, **(labels or {})).observe(time.perf_counter() - start,
-                                                                      exemplar=exemplar_of(span))
+                self.metrics.exemplars.observe(self.metrics.child(metric, **(labels or {})),
+                                               time.perf_counter() - start, span)
             otel_context.detach(token)
             span.end()
 

@@ -3,7 +3,7 @@
 Usage::
 
     metrics = Metrics(CollectorRegistry(), strict=False)
-    metrics.observe(c.QUEUE_WAIT, 0.012)            # exemplar: current sampled trace id
+    metrics.observe(c.QUEUE_WAIT, 0.012)            # exemplar: the current trace, if it is exported
     metrics.inc(c.ERRORS, error_class="overloaded")
     metrics.set(c.QUEUE_LENGTH, 3)
 """
@@ -11,6 +11,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, Protocol
 
 from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -19,7 +20,8 @@ from prometheus_client.metrics import MetricWrapperBase
 from agentwatch.telemetry.catalogue import METRICS, MetricDef
 from agentwatch.telemetry.labels import LabelPolicy
 
-__all__ = ["EXEMPLAR_TRACE_ID", "Metrics", "current_exemplar", "exemplar_of"]
+__all__ = ["EXEMPLAR_TRACE_ID", "ExemplarPolicy", "HeadSampledExemplars", "Metrics", "current_exemplar",
+           "exemplar_of"]
 
 #: Exemplar label holding the trace id; Grafana's exemplarTraceIdDestinations names it.
 EXEMPLAR_TRACE_ID = "trace_id"
@@ -35,8 +37,25 @@ def exemplar_of(span: trace.Span) -> dict[str, str] | None:
 
 
 def current_exemplar() -> dict[str, str] | None:
-    """The exemplar of the active span, if it is sampled."""
+    """The exemplar of the active span, if it is sampled (head sampling: it will be exported).
+
+    Under the default tail sampling a sampled span may still be dropped: record through
+    :meth:`Metrics.observe` instead, which attaches the exemplar only once the trace is kept.
+    """
     return exemplar_of(trace.get_current_span())
+
+
+class ExemplarPolicy(Protocol):
+    """Observes a value on a histogram child, with ``span``'s trace as exemplar when it is exported."""
+
+    def observe(self, child: Any, value: float, span: trace.Span) -> None: ...
+
+
+class HeadSampledExemplars:
+    """Head sampling: a span sampled at its start is exported, so its ids are a valid exemplar."""
+
+    def observe(self, child: Any, value: float, span: trace.Span) -> None:
+        child.observe(value, exemplar_of(span))
 
 
 def _build(metric: MetricDef, registry: CollectorRegistry) -> MetricWrapperBase:
@@ -55,9 +74,11 @@ class Metrics:
     """Every catalogue metric, created once on ``registry``; recording is a no-op when disabled."""
 
     def __init__(self, registry: CollectorRegistry, *, strict: bool = False, enabled: bool = True,
-                 metrics: Iterable[MetricDef] = METRICS) -> None:
+                 metrics: Iterable[MetricDef] = METRICS, exemplars: ExemplarPolicy | None = None) -> None:
         self.registry = registry
         self.enabled = enabled
+        #: Decides which trace id an observation carries; the tail sampler when it is on.
+        self.exemplars: ExemplarPolicy = exemplars or HeadSampledExemplars()
         self.policy = LabelPolicy(strict)
         self._metrics: dict[str, tuple[MetricDef, MetricWrapperBase]] = {
             m.name: (m, _build(m, registry)) for m in metrics
@@ -86,9 +107,13 @@ class Metrics:
         return wrapper.labels(*self.policy.check(metric.name, labels, definition.labels))
 
     def observe(self, metric: MetricDef, value: float, **labels: str) -> None:
-        """Observe a histogram value, with the active trace as exemplar."""
+        """Observe a histogram value, with the active trace as exemplar if that trace is exported."""
         if self.enabled:
-            self._child(metric, labels).observe(value, exemplar=current_exemplar())
+            self.exemplars.observe(self._child(metric, labels), value, trace.get_current_span())
+
+    def observe_child(self, child: Any, value: float, span: trace.Span) -> None:
+        """Observe on a cached child (:meth:`child`) with ``span``'s trace as exemplar if exported."""
+        self.exemplars.observe(child, value, span)
 
     def inc(self, metric: MetricDef, amount: float = 1.0, **labels: str) -> None:
         """Increment a counter (``amount=0`` creates the series without counting)."""

@@ -9,7 +9,9 @@
 | ``OTEL_RESOURCE_ATTRIBUTES`` | | extra resource attributes (``k=v,k=v``) |
 | ``DEPLOYMENT_ENVIRONMENT`` | ``dev`` | ``deployment.environment.name`` |
 | ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` | unset | OTLP/HTTP export target; unset: no export |
-| ``OTEL_TRACES_SAMPLER(_ARG)`` | parent-based ratio, ``1.0`` | standard sampler variables |
+| ``AGENTWATCH_TRACES_KEEP_RATIO`` | ``0.1`` | tail sampling: share of ordinary (fast, successful) traces kept |
+| ``AGENTWATCH_TRACES_SLOW_SECONDS`` | ``1.0`` | tail sampling: slower traces are always kept (latency SLO) |
+| ``OTEL_TRACES_SAMPLER(_ARG)`` | unset: tail sampling | set: the SDK's standard head sampler instead |
 | ``OTEL_TRACES_EXPORTER`` | ``otlp`` | ``none`` disables export |
 | ``AGENTWATCH_FASTAPI_INSTRUMENTATION`` | ``lean`` | ``contrib``: opentelemetry-instrumentation-fastapi spans |
 """
@@ -42,6 +44,32 @@ def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name}={raw!r}: expected one of true/false/on/off/1/0")
 
 
+def _traces_url(env: Mapping[str, str]) -> str | None:
+    """The OTLP/HTTP traces URL, as the exporter derives it: the signal's own variable verbatim,
+    else the base endpoint with ``/v1/traces`` appended."""
+    if own := env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip():
+        return own
+    if base := env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
+        return base.rstrip("/") + "/v1/traces"
+    return None
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, upper: float | None = None,
+            positive: bool = False) -> float:
+    """A number from ``env`` within its range; anything else is an error naming the variable."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    expected = f"a number in [0, {upper:g}]" if upper is not None else "a number greater than 0"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected {expected}") from None
+    if value != value or value < 0 or (upper is not None and value > upper) or (positive and value <= 0):
+        raise ValueError(f"{name}={raw!r}: expected {expected}")
+    return value
+
+
 @dataclass(frozen=True)
 class TelemetrySettings:
     """What the telemetry library does; build with :meth:`from_env`."""
@@ -52,7 +80,13 @@ class TelemetrySettings:
     enabled: bool = True
     capture_content: bool = False
     strict_labels: bool = False
-    sample_ratio: float = 1.0
+    #: Tail sampling (the default): ordinary traces kept, and the "slow" cut-off in seconds.
+    keep_ratio: float = 0.1
+    slow_seconds: float = 1.0
+    #: ``OTEL_TRACES_SAMPLER`` as set (the SDK's head sampler then decides); ``None``: tail sampling.
+    head_sampler: str | None = None
+    head_sampler_arg: str | None = None
+    #: Full OTLP/HTTP traces URL (``…/v1/traces``); ``None``: no export.
     otlp_endpoint: str | None = None
     export_traces: bool = True
     fastapi_instrumentation: Literal["lean", "contrib"] = "lean"
@@ -61,13 +95,6 @@ class TelemetrySettings:
     def from_env(cls, service_name: str = "agentwatch-agent", env: Mapping[str, str] | None = None,
                  **overrides: object) -> Self:
         env = os.environ if env is None else env
-        ratio_raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
-        try:
-            ratio = float(ratio_raw)
-        except ValueError:
-            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]") from None
-        if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={ratio_raw!r}: expected a number in [0, 1]")
         instrumentation = env.get("AGENTWATCH_FASTAPI_INSTRUMENTATION", "lean").strip().lower()
         if instrumentation not in ("lean", "contrib"):
             raise ValueError(f"AGENTWATCH_FASTAPI_INSTRUMENTATION={instrumentation!r}: expected lean or contrib")
@@ -77,9 +104,11 @@ class TelemetrySettings:
             enabled=env_flag(env, "AGENTWATCH_TELEMETRY", True),
             capture_content=env_flag(env, "AGENTWATCH_CAPTURE_CONTENT", False),
             strict_labels=env_flag(env, "AGENTWATCH_STRICT_LABELS", False),
-            sample_ratio=ratio,
-            otlp_endpoint=(env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-                           or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")),
+            keep_ratio=_number(env, "AGENTWATCH_TRACES_KEEP_RATIO", 0.1, upper=1.0),
+            slow_seconds=_number(env, "AGENTWATCH_TRACES_SLOW_SECONDS", 1.0, positive=True),
+            head_sampler=env.get("OTEL_TRACES_SAMPLER", "").strip() or None,
+            head_sampler_arg=env.get("OTEL_TRACES_SAMPLER_ARG", "").strip() or None,
+            otlp_endpoint=_traces_url(env),
             export_traces=env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none",
             fastapi_instrumentation=instrumentation,  # type: ignore[arg-type]
         )
