@@ -72,6 +72,8 @@ def _env(spec: Spec) -> list[dict[str, Any]]:
     ]
     if cfg.otlp_endpoint:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": cfg.otlp_endpoint})
+    # Tail sampling in the agent always keeps traces slower than the strictest latency SLO.
+    env.append({"name": "AGENTWATCH_TRACES_SLOW_SECONDS", "value": f"{spec.slow_request_seconds():g}"})
     env += [
         {"name": "AGENT_TORCH_THREADS", "value": str(cfg.torch_threads)},
         # The model ships inside the image; never reach for a hub. HOME on the writable /tmp.
