@@ -192,25 +192,27 @@ class AgentService:
                 "escalated": decision.escalated or result.escalated_now}
 
     async def _classify(self, text: str, deadline: float) -> tuple[str, float]:
-        loop = asyncio.get_running_loop()
         item = self.batcher.submit(text, deadline)
         queued = time.perf_counter()
         try:
-            batch_size = await asyncio.wait_for(item.started, max(0.0, deadline - loop.time()))
+            # timeout_at, not wait_for: no extra future and callbacks per await (a timeout cancels
+            # the awaited future either way, which the batcher skips).
+            async with asyncio.timeout_at(deadline):
+                batch_size = await item.started
         except TimeoutError:
             self.batcher.discard(item)
             self.metrics.observe(c.QUEUE_WAIT, time.perf_counter() - queued)
             raise AgentError("inference_timeout", "request deadline passed while queued") from None
         wait = time.perf_counter() - queued
         attributes = genai.inference_attributes("classify", self.settings.model_name, batch_size=batch_size)
-        attributes[QUEUE_WAIT] = wait
+        attributes[QUEUE_WAIT] = round(wait, 6)
         # The wait is an attribute of the inference span, not a span of its own: it has no children,
         # and its start and end are the submit time and this span's start.
         with self.tel.span("inference", kind=SpanKind.INTERNAL, attributes=attributes) as span:
             self.metrics.observe(c.QUEUE_WAIT, wait)  # exemplar: this trace, if it is kept
             try:
-                intent, confidence, tokens = await asyncio.wait_for(item.result,
-                                                                    max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):
+                    intent, confidence, tokens = await item.result
             except TimeoutError:
                 raise AgentError("inference_timeout", "request deadline passed during inference") from None
             span.set_attributes({genai.USAGE_INPUT_TOKENS: tokens, INTENT: intent, CONFIDENCE: confidence})

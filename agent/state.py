@@ -15,9 +15,10 @@ on any number of instances never lose or reorder a turn. Reads fetch only the la
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -60,6 +61,12 @@ redis.call('EXPIRE', KEYS[2], ARGV[1])
 return {turn, started, escalated_now}
 """
 
+# Flags and the turns from index ARGV[1] on (negative: the last N) in one atomic command: one
+# round trip and one reply to parse, where MULTI/HGETALL/LRANGE/EXEC is four.
+_FETCH = """
+return {redis.call('HGETALL', KEYS[2]), redis.call('LRANGE', KEYS[1], tonumber(ARGV[1]), -1)}
+"""
+
 _CLOSE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', 0} end
 local turns = tonumber(redis.call('HGET', KEYS[1], 'user_turns') or '0')
@@ -83,11 +90,19 @@ def meta_key(conversation_id: str) -> str:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one message needs: the conversation's flags and its most recent turns."""
+    """What one message needs: the conversation's flags and its most recent turns.
+
+    ``raw_turns`` are the stored JSON entries; :attr:`turns` parses them on first use, so a reply
+    that needs only the flags (the template replies) never pays for the parsing.
+    """
 
     exists: bool
     meta: dict[str, str] = field(default_factory=dict)
-    turns: list[dict[str, Any]] = field(default_factory=list)
+    raw_turns: Sequence[str] = ()
+
+    @cached_property
+    def turns(self) -> list[dict[str, Any]]:
+        return [json.loads(t) for t in self.raw_turns]
 
     @property
     def status(self) -> str:
@@ -114,6 +129,7 @@ class ConversationStore:
             url, decode_responses=True, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
             retry=Retry(NoBackoff(), 1), health_check_interval=30,
         )
+        self._fetch = self.client.register_script(_FETCH)
         self._append = self.client.register_script(_APPEND)
         self._close = self.client.register_script(_CLOSE)
 
@@ -135,20 +151,16 @@ class ConversationStore:
     async def fetch(self, conversation_id: str) -> Snapshot:
         """Flags and the last ``window`` turns, in one round trip: constant cost at any length."""
         async with self._guard("fetch"):
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hgetall(meta_key(conversation_id))
-            pipe.lrange(turns_key(conversation_id), -self.window, -1)
-            meta, raw = await pipe.execute()
-        return Snapshot(bool(meta), meta, [json.loads(t) for t in raw])
+            return _snapshot(await self._fetch(keys=self._keys(conversation_id), args=[-self.window]))
 
     async def history(self, conversation_id: str) -> Snapshot:
         """Every kept turn (up to the cap), for the conversation API."""
         async with self._guard("history"):
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hgetall(meta_key(conversation_id))
-            pipe.lrange(turns_key(conversation_id), 0, -1)
-            meta, raw = await pipe.execute()
-        return Snapshot(bool(meta), meta, [json.loads(t) for t in raw])
+            return _snapshot(await self._fetch(keys=self._keys(conversation_id), args=[0]))
+
+    @staticmethod
+    def _keys(conversation_id: str) -> list[str]:
+        return [turns_key(conversation_id), meta_key(conversation_id)]
 
     async def append(self, conversation_id: str, *, ts: str, user_text: str, agent_text: str,
                      low_confidence: bool, complaint: bool, escalate: str | None,
@@ -173,6 +185,12 @@ class ConversationStore:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _snapshot(reply: list[list[str]]) -> Snapshot:
+    flat, raw = reply
+    meta = dict(zip(flat[::2], flat[1::2], strict=True))
+    return Snapshot(bool(meta), meta, raw)
 
 
 def _entry_tail(role: str, text: str, ts: str) -> str:
