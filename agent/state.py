@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from agentwatch.agent.errors import AgentError
+from agentwatch.agent.pipelining import AutoPipeline
 
 __all__ = ["AppendResult", "ConversationStore", "Snapshot", "meta_key", "turns_key"]
 
@@ -131,6 +132,8 @@ class ConversationStore:
         )
         self._fetch = self.client.register_script(_FETCH)
         self._append = self.client.register_script(_APPEND)
+        # Reads and appends of concurrent requests share a pipeline per event-loop iteration.
+        self._pipeline = AutoPipeline(self.client)
         self._close = self.client.register_script(_CLOSE)
 
     @asynccontextmanager
@@ -151,12 +154,12 @@ class ConversationStore:
     async def fetch(self, conversation_id: str) -> Snapshot:
         """Flags and the last ``window`` turns, in one round trip: constant cost at any length."""
         async with self._guard("fetch"):
-            return _snapshot(await self._fetch(keys=self._keys(conversation_id), args=[-self.window]))
+            return _snapshot(await self._pipeline.run(self._fetch, self._keys(conversation_id), [-self.window]))
 
     async def history(self, conversation_id: str) -> Snapshot:
         """Every kept turn (up to the cap), for the conversation API."""
         async with self._guard("history"):
-            return _snapshot(await self._fetch(keys=self._keys(conversation_id), args=[0]))
+            return _snapshot(await self._pipeline.run(self._fetch, self._keys(conversation_id), [0]))
 
     @staticmethod
     def _keys(conversation_id: str) -> list[str]:
@@ -170,8 +173,7 @@ class ConversationStore:
         args = [self.ttl, self.cap, ts, *entries, int(low_confidence), int(complaint),
                 escalate or "", order or "", topic or ""]
         async with self._guard("save"):
-            turn, started, escalated = await self._append(
-                keys=[turns_key(conversation_id), meta_key(conversation_id)], args=args)
+            turn, started, escalated = await self._pipeline.run(self._append, self._keys(conversation_id), args)
         if int(turn) < 0:
             return None
         return AppendResult(int(turn), bool(started), bool(escalated))

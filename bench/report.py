@@ -22,7 +22,8 @@ BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"
 #: Order of the benchmarks in every table (issue order).
-ORDER = ("telemetry_overhead", "instrumentation", "serving", "state_cost", "cardinality", "cold_start", "memory")
+ORDER = ("telemetry_overhead", "instrumentation", "serving", "state_cost", "cardinality", "cold_start", "memory",
+         "rule_cost")
 
 
 def _fmt(value: Any) -> str:
