@@ -60,6 +60,8 @@ class Batcher:
         self._last_batch_s = 0.02
         metrics.set(c.QUEUE_CAPACITY, capacity)
         metrics.set(c.QUEUE_LENGTH, 0)
+        # Set twice per message: the gauge itself, not a label lookup each time (None: telemetry off).
+        self._queue_length = metrics.child(c.QUEUE_LENGTH) if metrics.enabled else None
 
     async def start(self) -> None:
         if self._worker is None:
@@ -87,7 +89,8 @@ class Batcher:
                              headers={"Retry-After": str(retry_after)})
         item = Pending(text, deadline)
         self._pending.append(item)
-        self.metrics.set(c.QUEUE_LENGTH, len(self._pending))
+        if self._queue_length is not None:
+            self._queue_length.set(len(self._pending))
         self._wakeup.set()
         return item
 
@@ -118,7 +121,8 @@ class Batcher:
             except TimeoutError:
                 break
         batch = [self._pending.popleft() for _ in range(min(self.max_batch, len(self._pending)))]
-        self.metrics.set(c.QUEUE_LENGTH, len(self._pending))
+        if self._queue_length is not None:
+            self._queue_length.set(len(self._pending))
         now, live = loop.time(), []
         for item in batch:
             if item.result.done() or item.started.done():

@@ -23,6 +23,8 @@ from agentwatch.telemetry.labels import LabelPolicy
 __all__ = ["EXEMPLAR_TRACE_ID", "ExemplarPolicy", "HeadSampledExemplars", "Metrics", "current_exemplar",
            "exemplar_of"]
 
+#: Labelled children cached per (metric, label values); the key space is closed anyway.
+_CHILD_CACHE_SIZE = 4096
 
 
 def exemplar_of(span: trace.Span) -> dict[str, str] | None:
@@ -77,6 +79,7 @@ class Metrics:
         #: Decides which trace id an observation carries; the tail sampler when it is on.
         self.exemplars: ExemplarPolicy = exemplars or HeadSampledExemplars()
         self.policy = LabelPolicy(strict)
+        self._children: dict[tuple[Any, ...], MetricWrapperBase] = {}
         self._metrics: dict[str, tuple[MetricDef, MetricWrapperBase]] = {
             m.name: (m, _build(m, registry)) for m in metrics
         }
@@ -84,6 +87,7 @@ class Metrics:
     def allow(self, label: str, values: Iterable[str]) -> None:
         """Register per-process label values (``route``, ``model``, ``version``) at start-up."""
         self.policy.allow(label, values)
+        self._children.clear()  # a value folded into "other" before may now be allowed
 
     def child(self, metric: MetricDef, **labels: str) -> MetricWrapperBase:
         """The label-checked prometheus_client child, for hot paths that cache it.
@@ -93,6 +97,11 @@ class Metrics:
         return self._child(metric, labels)
 
     def _child(self, metric: MetricDef, labels: dict[str, str]) -> MetricWrapperBase:
+        if labels:  # checked children are cached: the label sets are closed, the cache is bounded too
+            key = (metric.name, *labels.items())
+            cached = self._children.get(key)
+            if cached is not None:
+                return cached
         try:
             definition, wrapper = self._metrics[metric.name]
         except KeyError:
@@ -101,7 +110,10 @@ class Metrics:
             if labels:
                 raise ValueError(f"{metric.name} takes no labels, got {sorted(labels)}")
             return wrapper
-        return wrapper.labels(*self.policy.check(metric.name, labels, definition.labels))
+        child = wrapper.labels(*self.policy.check(metric.name, labels, definition.labels))
+        if len(self._children) < _CHILD_CACHE_SIZE:
+            self._children[key] = child
+        return child
 
     def observe(self, metric: MetricDef, value: float, **labels: str) -> None:
         """Observe a histogram value, with the active trace as exemplar if that trace is exported."""
