@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv install generate lint test test-fast demo bench bench-quick clean
+.PHONY: help deps venv install generate check-generated lock lint test test-fast demo bench bench-quick capacity clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,9 +27,10 @@ $(PY):
 	python3 -m venv $(VENV)
 
 # torch first, pinned: the CPU build lies on disk; an unpinned torch pulls gigabytes of CUDA wheels.
-$(STAMP): pyproject.toml | $(PY)
+# constraints.txt pins every package CI installs (`make lock` refreshes it from the venv).
+$(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install -q --disable-pip-version-check torch==2.13.0
-	$(PIP) install -q --disable-pip-version-check -e '.[test]'
+	$(PIP) install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install agentwatch with its test extras (idempotent)
@@ -37,7 +38,13 @@ venv: $(STAMP) ## Create .venv and install agentwatch with its test extras (idem
 install: venv deps ## Everything `make test` and `make demo` need
 
 generate: venv ## Regenerate every committed artefact from agentwatch.yaml
-	$(AW) generate all
+	$(AW) generate
+
+check-generated: venv ## Fail if a committed artefact differs from what agentwatch.yaml generates
+	$(AW) generate --check
+
+lock: venv ## Re-pin constraints.txt to what the venv has (after changing dependencies)
+	$(PIP) freeze --exclude-editable | grep -v -e '^agentwatch' -e '^torch==' > constraints.txt
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
@@ -56,6 +63,10 @@ bench: install ## Run every benchmark (results in bench/results/)
 
 bench-quick: install ## Short version of every benchmark
 	$(PY) -m agentwatch.bench.run --quick
+
+capacity: install ## One pinned agent ramped until the SLO breaks: bench/results/capacity.{json,png} (~5 min)
+	$(AW) capacity --peak-rate 200
+	$(PY) -m agentwatch.bench.report
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -43,7 +43,6 @@ INTENT = "agentwatch.intent"
 CONFIDENCE = "agentwatch.intent.confidence"
 ESCALATION = "agentwatch.escalation.reason"
 FOLLOWUP = "agentwatch.reply.followup_topic"
-QUEUE_WAIT = "agentwatch.queue.wait_seconds"
 CONTENT_INPUT = "agentwatch.content.input"
 CONTENT_OUTPUT = "agentwatch.content.output"
 
@@ -205,7 +204,7 @@ class AgentService:
             raise AgentError("inference_timeout", "request deadline passed while queued") from None
         wait = time.perf_counter() - queued
         attributes = genai.inference_attributes("classify", self.settings.model_name, batch_size=batch_size)
-        attributes[QUEUE_WAIT] = round(wait, 6)
+        attributes[genai.QUEUE_WAIT_SECONDS] = round(wait, 6)
         # The wait is an attribute of the inference span, not a span of its own: it has no children,
         # and its start and end are the submit time and this span's start.
         with self.tel.span("inference", kind=SpanKind.INTERNAL, attributes=attributes) as span:

@@ -32,16 +32,20 @@ Telemetry is configured by `agentwatch.telemetry.TelemetrySettings` (`AGENTWATCH
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Self
 
-__all__ = ["AgentSettings", "SettingsError", "default_model_path"]
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import SettingsConfigDict
 
+from agentwatch.telemetry.envsettings import EnvSettings, SettingsError, env_name
 
-class SettingsError(ValueError):
-    """An environment variable holds a value the agent cannot use."""
+__all__ = ["AgentSettings", "SettingsError", "default_model_path", "env_name"]
+
+Positive = Annotated[int, Field(gt=0)]
+PositiveMs = Annotated[float, Field(gt=0)]
+NonNegativeMs = Annotated[float, Field(ge=0)]
+Ratio = Annotated[float, Field(ge=0, le=1)]
 
 
 def default_model_path() -> str:
@@ -58,83 +62,50 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-@dataclass(frozen=True)
-class AgentSettings:
-    """Every knob of the agent; ``from_env`` reads them, tests build them directly."""
+class AgentSettings(EnvSettings):
+    """Every knob of the agent; ``from_env`` reads them (``AGENT_*``, ``REDIS_URL``), tests build them
+    directly."""
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_timeout_ms: float = 1000.0
-    history_window: int = 12
-    history_max: int = 200
-    conversation_ttl_seconds: int = 86400
-    max_batch: int = 8
-    max_wait_ms: float = 5.0
-    queue_capacity: int = 64
-    request_timeout_ms: float = 2000.0
-    max_body_bytes: int = 65536
+    model_config = SettingsConfigDict(env_prefix="AGENT_")
+
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    redis_timeout_ms: PositiveMs = 1000.0
+    history_window: Positive = 12
+    history_max: Positive = 200
+    conversation_ttl_seconds: Positive = 86400
+    max_batch: Positive = 8
+    max_wait_ms: NonNegativeMs = 5.0
+    queue_capacity: Positive = 64
+    request_timeout_ms: PositiveMs = 2000.0
+    max_body_bytes: Positive = 65536
     model_path: str = ""
     model_name: str = "all-MiniLM-L6-v2"
     torch_threads: int = 0
     generator_model: str = ""
     generator_name: str = ""
-    generator_max_tokens: int = 48
-    max_turns: int = 20
-    low_confidence: float = 0.32
-    low_confidence_turns: int = 3
-    complaint_limit: int = 2
-    fault_error_ratio: float = 0.0
-    fault_latency_ms: float = 0.0
-    fault_latency_ratio: float = 1.0
+    generator_max_tokens: Positive = 48
+    max_turns: Positive = 20
+    low_confidence: Ratio = 0.32
+    low_confidence_turns: Positive = 3
+    complaint_limit: Positive = 2
+    fault_error_ratio: Ratio = 0.0
+    fault_latency_ms: NonNegativeMs = 0.0
+    fault_latency_ratio: Ratio = 1.0
 
-    def __post_init__(self) -> None:
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _derived_defaults(self) -> Self:
+        # Frozen model: derived defaults are filled in once, here.
         if not self.model_path:
             object.__setattr__(self, "model_path", default_model_path())
         if self.torch_threads <= 0:
             object.__setattr__(self, "torch_threads", _cpus())
         if self.generator_model and not self.generator_name:
             object.__setattr__(self, "generator_name", Path(self.generator_model).name or "generator")
-        self._validate()
-
-    def _validate(self) -> None:
-        positive = ("history_window", "history_max", "conversation_ttl_seconds", "max_batch",
-                    "queue_capacity", "request_timeout_ms", "max_body_bytes", "redis_timeout_ms",
-                    "generator_max_tokens", "max_turns", "low_confidence_turns", "complaint_limit")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise SettingsError(f"{_env_name(name)} must be greater than 0, got {getattr(self, name)}")
-        for name in ("max_wait_ms", "fault_latency_ms"):
-            if getattr(self, name) < 0:
-                raise SettingsError(f"{_env_name(name)} must be 0 or more, got {getattr(self, name)}")
-        for name in ("fault_error_ratio", "fault_latency_ratio", "low_confidence"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise SettingsError(f"{_env_name(name)} must be between 0 and 1, got {getattr(self, name)}")
-        if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise SettingsError("REDIS_URL must start with redis://, rediss:// or unix://")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> AgentSettings:
-        """Read every setting from ``environ`` (default ``os.environ``); ``overrides`` win."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = env.get(_env_name(field.name))
-            if raw is None or raw.strip() == "":
-                continue
-            values[field.name] = _convert(field.name, raw.strip(), _PARSERS[field.type])
-        values.update(overrides)
-        return cls(**values)
-
-
-def _env_name(field_name: str) -> str:
-    return "REDIS_URL" if field_name == "redis_url" else "AGENT_" + field_name.upper()
-
-
-_PARSERS: dict[Any, Callable[[str], Any]] = {"str": str, "int": int, "float": float}
-
-
-def _convert(name: str, raw: str, parse: Callable[[str], Any]) -> Any:
-    try:
-        return parse(raw)
-    except ValueError:
-        kind = "an integer" if parse is int else "a number"
-        raise SettingsError(f"{_env_name(name)} must be {kind}, got {raw!r}") from None
+        return self

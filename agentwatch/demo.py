@@ -1,12 +1,16 @@
 """``make demo``: the whole loop on one machine, with real services and no Docker.
 
 1. Redis, two agent instances sharing it, Prometheus (generated rules, time-scaled so a burn is
-   visible in minutes) and Alertmanager (generated routing) start on free loopback ports.
-2. Scripted conversations load both instances.
+   visible in minutes), Alertmanager (generated routing) and an OTLP/HTTP trace receiver start on
+   free loopback ports; the agents export every span to the receiver.
+2. The support-queue customers (Locust, ``steady`` shape) load both instances; every turn of a
+   conversation may land on either.
 3. Half-way, instance B is restarted with fault injection on: conversations carry on (state lives
    in Redis), its 5xx burn the availability error budget, the page alert fires and Alertmanager
    delivers it to a webhook receiver in this process.
-4. At the end every dashboard is rendered from the live Prometheus to ``demo-output/``.
+4. At the end every dashboard is rendered from the live Prometheus to ``demo-output/``, the spans
+   are there as OTLP JSON lines (``spans.jsonl``), and the slowest trace and one failed trace are
+   drawn as waterfalls (PNG and a tree on the terminal).
 
 Run ``python -m agentwatch.demo --help`` for the knobs; ``--keep`` leaves everything running.
 """
@@ -14,16 +18,12 @@ Run ``python -m agentwatch.demo --help`` for the knobs; ``--keep`` leaves everyt
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from rich.console import Console
@@ -31,51 +31,28 @@ from rich.table import Table
 
 from agentwatch import promql as q
 from agentwatch.alerts import conventions as conv
-from agentwatch.loadgen import run_load
+from agentwatch.load.runner import LoadError, run_load
+from agentwatch.load.summary import render
+from agentwatch.local.otlp_receiver import OtlpReceiver
 from agentwatch.local.processes import (
     AgentProcess,
     AlertmanagerServer,
     PrometheusServer,
     RedisServer,
     ServiceError,
-    free_port,
     prometheus_config,
 )
+from agentwatch.local.webhook import WebhookReceiver
 from agentwatch.telemetry import catalogue as c
+from agentwatch.traces.otlp_json import read_spans
+from agentwatch.traces.waterfall import draw_waterfall, failed_trace, layout, slowest_trace, terminal_tree
 
 console = Console()
 
 
-class AlertInbox:
-    """A webhook receiver: Alertmanager POSTs notifications here; they are kept and printed."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: list[tuple[str, dict]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-                for alert in body.get("alerts", []):
-                    inbox.received.append((self.path, alert))
-                    name = alert.get("labels", {}).get("alertname", "?")
-                    console.print(f"[bold red]alert delivered[/] to {self.path}: {name} ({alert.get('status')})")
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.server.shutdown()
+def _print_delivery(path: str, alert: dict) -> None:
+    name = alert.get("labels", {}).get("alertname", "?")
+    console.print(f"[bold red]alert delivered[/] to {path}: {name} ({alert.get('status')})")
 
 
 def generate_rules(out: Path, time_scale: int, inbox_url: str) -> tuple[list[Path], Path]:
@@ -98,7 +75,7 @@ def generate_rules(out: Path, time_scale: int, inbox_url: str) -> tuple[list[Pat
     return rule_files, alertmanager
 
 
-def status_table(prometheus: PrometheusServer, inbox: AlertInbox) -> Table:
+def status_table(prometheus: PrometheusServer, inbox: WebhookReceiver) -> Table:
     """A snapshot from live queries: per-instance traffic and errors, SLO burn, alerts."""
     sel, window = "", "1m"
     table = Table(title="agentwatch demo — live from Prometheus")
@@ -129,16 +106,37 @@ def status_table(prometheus: PrometheusServer, inbox: AlertInbox) -> Table:
     return table
 
 
-async def drive(urls: list[str], seconds: float, rate: float) -> None:
-    stats = await run_load(urls, duration=seconds, rate=rate)
-    codes = ", ".join(f"{k}: {v}" for k, v in sorted(stats.codes.items()))
-    console.print(f"load: {stats.requests} requests ({codes}); conversations {dict(stats.personas)}")
+def drive(urls: list[str], seconds: float, users: int, out: Path) -> None:
+    """One load phase (Locust, ``steady``); prints its summary. Lost turns are reported, loudly."""
+    try:
+        summary = run_load(urls, "steady", seconds, users=users, out_dir=out)
+    except LoadError as exc:
+        console.print(f"[bold red]load generator failed[/]: {exc}")
+        return
+    console.print(render(summary))
+    if summary.turns_lost:
+        console.print(f"[bold red]{summary.turns_lost} acknowledged turns lost[/]")
+
+
+def show_traces(spans_file: Path, out: Path) -> None:
+    """The slowest trace and the slowest failed one: waterfall PNGs and terminal trees."""
+    spans = read_spans(spans_file)
+    console.print(f"{len(spans)} spans exported over OTLP/HTTP, saved as OTLP JSON lines in {spans_file}")
+    for kind, trace_id in (("slowest", slowest_trace(spans)), ("failed", failed_trace(spans))):
+        if trace_id is None:
+            console.print(f"no {kind} trace")
+            continue
+        rows = layout(spans, trace_id)
+        console.print(f"[bold]{kind} trace[/]")
+        console.print(terminal_tree(rows))
+        path = draw_waterfall(rows, out / f"trace-{kind}.png", title=f"{kind} trace {trace_id}")
+        console.print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentwatch-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=240, help="seconds of load in all (default 240)")
-    parser.add_argument("--rate", type=float, default=6, help="conversations started per second")
+    parser.add_argument("--users", type=int, default=30, help="customers at once (Locust users, default 30)")
     parser.add_argument("--fault-ratio", type=float, default=0.3, help="5xx share on instance B, phase 2")
     parser.add_argument("--time-scale", type=int, default=60, help="divide SLO windows by this (demo only)")
     parser.add_argument("--out", default="demo-output", help="where the dashboard renders go")
@@ -146,13 +144,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
-    inbox = AlertInbox()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    spans_file = out / "spans.jsonl"
+    spans_file.unlink(missing_ok=True)
+    inbox = WebhookReceiver(on_alert=_print_delivery)
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, workdir, True)
         stack.callback(inbox.close)
+        receiver = stack.enter_context(OtlpReceiver(keep_spans=False, json_lines=spans_file))
         console.print("[bold]starting redis-server[/]")
         redis = stack.enter_context(RedisServer())
-        env = {"REDIS_URL": redis.url}
+        env = {"REDIS_URL": redis.url, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+               # Export each span promptly, so the file is complete when the demo draws it.
+               "OTEL_BSP_SCHEDULE_DELAY": "500"}
         rule_files, am_config = generate_rules(workdir / "rules", args.time_scale, inbox.url)
         alertmanager = stack.enter_context(AlertmanagerServer(am_config.read_text()))
         console.print("[bold]starting two agent instances (model load + warm-up)[/]")
@@ -163,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         prometheus = stack.enter_context(PrometheusServer(prometheus_config(
             targets, rule_files, alertmanager=f"127.0.0.1:{alertmanager.port}")))
         console.print(f"Prometheus   {prometheus.url}\nAlertmanager {alertmanager.url}\n"
-                      f"agents       {agent_a.url} {agent_b.url}")
+                      f"agents       {agent_a.url} {agent_b.url}\nOTLP traces  {receiver.endpoint} -> {spans_file}")
 
         half = args.duration / 2
         console.print(f"[bold green]phase 1[/]: {half:.0f}s of healthy traffic on both instances")
-        asyncio.run(drive([agent_a.url, agent_b.url], half, args.rate))
+        drive([agent_a.url, agent_b.url], half, args.users, workdir / "load-1")
         console.print(status_table(prometheus, inbox))
 
         console.print(f"[bold yellow]phase 2[/]: instance B restarts with {args.fault_ratio:.0%} injected 5xx;"
@@ -175,16 +180,16 @@ def main(argv: list[str] | None = None) -> int:
         agent_b.close()
         agent_b = AgentProcess({**env, "AGENT_FAULT_ERROR_RATIO": str(args.fault_ratio)},
                                port=agent_b.port).start()
-        asyncio.run(drive([agent_a.url, agent_b.url], half, args.rate))
+        drive([agent_a.url, agent_b.url], half, args.users, workdir / "load-2")
         time.sleep(5)
         console.print(status_table(prometheus, inbox))
 
-        out = Path(args.out)
         result = subprocess.run([sys.executable, "-m", "agentwatch", "dashboards", "render",
                                  "--prometheus", prometheus.url, "--range", f"{int(args.duration / 60) + 1}m",
                                  "--out", str(out), "--scrape-interval", "1s"], check=False)
         if result.returncode == 0:
             console.print(f"dashboard renders: {', '.join(str(p) for p in sorted(out.glob('*.png')))}")
+        show_traces(spans_file, out)  # the agents export every 0.5 s: the file is complete by now
         pages = [a for path, a in inbox.received if path.endswith("/page")]
         console.print(f"[bold]{len(inbox.received)} alert notifications delivered, {len(pages)} pages[/]")
         if args.keep:

@@ -1,17 +1,19 @@
 """README sections generated from the code, so the docs cannot drift from it.
 
-``agentwatch generate all`` rewrites what stands between ``<!-- NAME:begin -->`` and
-``<!-- NAME:end -->`` in README.md; a test regenerates and diffs it like any other artefact.
+``agentwatch generate`` (every family) rewrites what stands between ``<!-- NAME:begin -->`` and
+``<!-- NAME:end -->`` in the output root's README.md; ``--check`` reports it stale like any other
+artefact.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from agentwatch.telemetry import catalogue as c
 
-__all__ = ["catalogue_markdown", "replace_section", "write_readme"]
+__all__ = ["README", "catalogue_markdown", "readme_update", "replace_section"]
+
+README = "README.md"
 
 
 def _fmt_bound(bound: float) -> str:
@@ -42,17 +44,10 @@ def replace_section(text: str, name: str, body: str) -> str:
     return pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text, count=1)
 
 
-def write_readme(readme: str | Path = "README.md") -> list[Path]:
-    """Rewrite the generated sections of ``readme``; returns it if it changed.
-
-    A README without the markers (another project's spec folder) is left alone.
-    """
-    path = Path(readme)
-    text = path.read_text() if path.is_file() else ""
+def readme_update(text: str) -> tuple[str, bool] | None:
+    """``text`` with its generated sections refreshed, and whether that changed it; ``None`` for a
+    README without the markers (another project's), which is left alone."""
     if "<!-- catalogue:begin -->" not in text:
-        return []
+        return None
     new = replace_section(text, "catalogue", catalogue_markdown())
-    if new == text:
-        return []
-    path.write_text(new)
-    return [path]
+    return new, new != text

@@ -33,6 +33,7 @@ __all__ = [
     "join_selectors",
     "latency_good_ratio",
     "memory_bytes_per_pod",
+    "message_rate_per_pod",
     "model_not_loaded",
     "no_traffic",
     "or_zero_like",
@@ -185,7 +186,7 @@ def cpu_cores_per_pod(namespace_sel: str, sel: str, window: str) -> str:
     """CPU cores per agent pod from cAdvisor; without cAdvisor, per process from ``process_*``."""
     container = join_selectors(namespace_sel, selector(container="!", image="!"))
     cadvisor = sum_by(rate(external("container_cpu_usage_seconds_total"), container, window), ("namespace", "pod"))
-    process = sum_by(rate(external("process_cpu_seconds_total"), sel, window), ("instance",))
+    process = sum_by(rate(external(c.PROCESS_CPU_SECONDS), sel, window), ("instance",))
     return f"({cadvisor}\n* on (namespace, pod) group_left ()\n{_agent_pods(sel)})\nor on ()\n{process}"
 
 
@@ -193,8 +194,13 @@ def memory_bytes_per_pod(namespace_sel: str, sel: str) -> str:
     """Working-set bytes per agent pod from cAdvisor; without cAdvisor, the process RSS."""
     container = join_selectors(namespace_sel, selector(container="!", image="!"))
     cadvisor = sum_by(series(external("container_memory_working_set_bytes"), container), ("namespace", "pod"))
-    process = sum_by(series(external("process_resident_memory_bytes"), sel), ("instance",))
+    process = sum_by(series(external(c.PROCESS_RESIDENT_MEMORY), sel), ("instance",))
     return f"({cadvisor}\n* on (namespace, pod) group_left ()\n{_agent_pods(sel)})\nor on ()\n{process}"
+
+
+def message_rate_per_pod(route_sel: str, window: str) -> str:
+    """Requests per second per agent (pod in Kubernetes, instance elsewhere) on the selected route."""
+    return sum_by(rate(c.REQUEST_DURATION.count, route_sel, window), ("namespace", "pod", "instance"))
 
 
 # --- SLO and KPI rule builders (agentwatch.alerts) -------------------------------------------

@@ -1,18 +1,17 @@
 """agentwatch.alerts: SLO spec → Prometheus recording, burn-rate and KPI rules, Alertmanager config.
 
 An ordered chain of pure stages (like Sloth's plugin chain): ``sli_rules`` → ``meta_rules`` →
-``slo_alerts`` → ``kpi_rules``; then writers turn the groups into files.
+``slo_alerts`` → ``kpi_rules``; then writers turn the groups into files. The ``rules`` family of
+``agentwatch.families``.
 
 Usage::
 
-    from agentwatch.alerts import generate_all, write_all
-    files = generate_all(spec, "agentwatch.yaml")    # {"alerts/generated/slo-rules.yaml": "...", ...}
-    write_all("agentwatch.yaml")                     # writes them next to the spec
+    from agentwatch.alerts import render
+    files = render(spec)                    # {"alerts/generated/slo-<name>.yaml": "...", ...}
+    demo = render(spec, time_scale=60)      # every window / 60: demos only
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from agentwatch.alerts import conventions as cv
 from agentwatch.alerts.alertmanager import alertmanager_config
@@ -28,16 +27,17 @@ from agentwatch.spec import Spec
 __all__ = [
     "GENERATED_DIR",
     "KPI_RULES",
+    "PROMETHEUS_RULE",
     "TESTS_DIR",
-    "generate_all",
+    "render",
     "slo_groups",
     "slo_rules_path",
-    "write_all",
 ]
 
 GENERATED_DIR = "alerts/generated"
 TESTS_DIR = f"{GENERATED_DIR}/tests"
 KPI_RULES = f"{GENERATED_DIR}/kpi-rules.yaml"
+PROMETHEUS_RULE = f"{GENERATED_DIR}/prometheusrule.yaml"
 
 
 def slo_rules_path(slo_name: str) -> str:
@@ -55,34 +55,25 @@ def slo_groups(ctx: Context) -> dict[str, list[dict]]:
     return by_slo
 
 
-def generate_all(spec: Spec, spec_path_label: str, time_scale: int = 1) -> dict[str, str]:
-    """Every alerting artefact of ``spec``, keyed by path relative to the repository root.
+def render(spec: Spec, time_scale: int = 1) -> dict[str, str]:
+    """Every alerting artefact of ``spec``, keyed by path relative to the output root.
 
     Pure: no I/O, no clock. ``time_scale`` > 1 divides every window (demos only) and skips the
     promtool unit tests, which test the real windows.
     """
     ctx = Context(spec, time_scale)
     by_slo, kpi = slo_groups(ctx), kpi_rules(ctx)
-    files = {slo_rules_path(name): rule_file(groups, spec_path_label, time_scale)
-             for name, groups in by_slo.items()}
-    files[KPI_RULES] = rule_file(kpi, spec_path_label, time_scale)
+    files = {slo_rules_path(name): rule_file(groups, time_scale) for name, groups in by_slo.items()}
+    files[KPI_RULES] = rule_file(kpi, time_scale)
     every_group = [g for groups in by_slo.values() for g in groups] + kpi
-    files[f"{GENERATED_DIR}/prometheusrule.yaml"] = prometheus_rule(
-        f"{spec.service.name}-slos", every_group, spec_path_label, time_scale)
-    files[f"{GENERATED_DIR}/alertmanager.yaml"] = alertmanager_config(spec, spec_path_label, time_scale)
+    files[PROMETHEUS_RULE] = prometheus_rule(f"{spec.service.name}-slos", every_group, time_scale)
+    files[f"{GENERATED_DIR}/alertmanager.yaml"] = alertmanager_config(spec, time_scale)
     if time_scale == 1:
         for slo_def in spec.slos:
             order = [g["name"] for g in by_slo[slo_def.name]]
             rules = "../" + slo_rules_path(slo_def.name).rsplit("/", 1)[1]
             for step, speed in ((1, "fast"), (5, "slow")):
-                tests = slo_unit_tests(ctx, slo_def, spec_path_label, order, step, rules)
+                tests = slo_unit_tests(ctx, slo_def, order, step, rules)
                 if tests is not None:
                     files[f"{TESTS_DIR}/slo-{slo_def.name}-{speed}-test.yaml"] = tests
     return dict(sorted(files.items()))
-
-
-def write_all(spec_file: str | Path, out_dir: str | Path | None = None, time_scale: int = 1) -> list[Path]:
-    """Load ``spec_file`` and write ``generate_all`` under ``out_dir`` (default: the spec's folder)."""
-    from agentwatch.artefacts import write_generated
-
-    return write_generated(lambda spec, label: generate_all(spec, label, time_scale), spec_file, out_dir)

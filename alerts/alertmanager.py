@@ -8,7 +8,8 @@ label every agentwatch alert carries (``page`` or ``ticket``); anything else goe
 from __future__ import annotations
 
 from agentwatch.alerts.windows import scale
-from agentwatch.alerts.writers import dump_yaml, header
+from agentwatch.alerts.writers import scaled_note
+from agentwatch.artefacts import dump_yaml
 from agentwatch.spec.model import Receiver, Spec
 
 __all__ = ["alertmanager_config"]
@@ -19,7 +20,7 @@ def _receiver(name: str, receiver: Receiver) -> dict:
             "webhook_configs": [{"url": receiver.url, "send_resolved": receiver.send_resolved}]}
 
 
-def alertmanager_config(spec: Spec, source: str, time_scale: int = 1) -> str:
+def alertmanager_config(spec: Spec, time_scale: int = 1) -> str:
     am = spec.alertmanager
     timing = {key: scale(getattr(am, key), time_scale)
               for key in ("group_wait", "group_interval", "repeat_interval")}
@@ -39,4 +40,4 @@ def alertmanager_config(spec: Spec, source: str, time_scale: int = 1) -> str:
         "receivers": [_receiver("default", am.default), _receiver("page", am.page),
                       _receiver("ticket", am.ticket)],
     }
-    return header(source, time_scale) + dump_yaml(config)
+    return scaled_note(time_scale) + dump_yaml(config)

@@ -13,7 +13,7 @@ from agentwatch import __version__
 from agentwatch import promql as q
 from agentwatch.alerts import conventions as cv
 from agentwatch.alerts.context import Context, decimal_text, group
-from agentwatch.alerts.windows import parse_duration
+from agentwatch.durations import parse_duration
 
 __all__ = ["meta_rules"]
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from itertools import accumulate
 
-from agentwatch.alerts.windows import Tier, parse_duration
+from agentwatch.alerts.windows import Tier
+from agentwatch.durations import parse_duration
 
 __all__ = ["Phase", "Simulation", "go_g4", "prom_round"]
 

@@ -18,7 +18,7 @@ from agentwatch.alerts.context import Context
 from agentwatch.alerts.simulate import Phase, Simulation, go_g4, prom_round
 from agentwatch.alerts.slo_alerts import alert_labels, alert_name, annotations
 from agentwatch.alerts.windows import tiers
-from agentwatch.alerts.writers import dump_yaml, header
+from agentwatch.artefacts import dump_yaml
 from agentwatch.spec.model import SLO
 from agentwatch.telemetry import catalogue as c
 
@@ -160,7 +160,7 @@ def _expr_tests(ctx: Context, slo: SLO, sc: Scenario, sim: Simulation) -> list[d
     return tests
 
 
-def slo_unit_tests(ctx: Context, slo: SLO, source: str, group_order: list[str], step: int,
+def slo_unit_tests(ctx: Context, slo: SLO, group_order: list[str], step: int,
                    rule_file: str) -> str | None:
     """promtool tests of one availability or latency SLO whose scenarios use ``step`` minutes.
 
@@ -185,5 +185,5 @@ def slo_unit_tests(ctx: Context, slo: SLO, source: str, group_order: list[str], 
         return None
     body = {"rule_files": [rule_file], "evaluation_interval": f"{step}m",
             "group_eval_order": group_order, "tests": groups}
-    return header(source) + f"# promtool test rules {{this file}}: scenarios for the {slo.name} SLO.\n" + \
+    return f"# promtool test rules {{this file}}: scenarios for the {slo.name} SLO.\n" + \
         dump_yaml(body)

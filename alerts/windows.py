@@ -1,4 +1,4 @@
-"""Burn-rate alert windows as data (``windows/<period>.yaml``) and Prometheus durations.
+"""Burn-rate alert windows as data (``windows/<period>.yaml``).
 
 Each SLO period has a table of tiers (severity, share of the error budget, long and short window,
 ``for``). The burn factor is derived, never typed: ``budget_percent / 100 * period / long``.
@@ -11,7 +11,6 @@ Usage::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -19,30 +18,9 @@ from importlib import resources
 
 import yaml
 
-__all__ = ["Tier", "format_duration", "parse_duration", "scale", "tiers"]
+from agentwatch.durations import format_duration, parse_duration
 
-_UNITS = {"ms": Decimal("0.001"), "s": Decimal(1), "m": Decimal(60), "h": Decimal(3600),
-          "d": Decimal(86400), "w": Decimal(604800)}
-_DURATION = re.compile(r"^([0-9]+)(ms|s|m|h|d|w)$")
-
-
-def parse_duration(text: str) -> Decimal:
-    """``"5m"`` → 300 (seconds, exact)."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a Prometheus duration like 5m, 1h, 30d")
-    return Decimal(match.group(1)) * _UNITS[match.group(2)]
-
-
-def format_duration(seconds: Decimal) -> str:
-    """Seconds → the largest whole Prometheus unit (``3600`` → ``1h``; ``0.5`` → ``500ms``)."""
-    for unit in ("w", "d", "h", "m", "s", "ms"):
-        count = seconds / _UNITS[unit]
-        if count >= 1 and count == count.to_integral_value():
-            return f"{int(count)}{unit}"
-    ms = max(1, int((seconds * 1000).to_integral_value()))
-    return f"{ms}ms"
-
+__all__ = ["Tier", "scale", "tiers"]
 
 def scale(duration: str, time_scale: int) -> str:
     """Divide a duration by ``time_scale`` (demos only; 1 returns it unchanged)."""

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agentwatch.bench.report import QUICK_DIR, RESULTS_DIR, render_result
 from agentwatch.local.processes import HttpProcess
 
 __all__ = [
@@ -55,9 +56,6 @@ __all__ = [
     "write_result",
 ]
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-#: Quick-mode results go here (not committed), so they never overwrite the full run's.
-QUICK_DIR = RESULTS_DIR / "quick"
 T = TypeVar("T")
 
 
@@ -239,8 +237,6 @@ def stamp(result: Result, pinning: Pinning | None) -> None:
 def finish(result: Result, pinning: Pinning | None, args: argparse.Namespace,
            argv: Sequence[str] | None) -> Result:
     """Record the command, print the result as Markdown and write its JSON unless ``--no-write``."""
-    from agentwatch.bench.report import render_result
-
     result.command = command_line(result.name, argv)
     stamp(result, pinning)
     print(render_result(asdict(result)), flush=True)

@@ -14,13 +14,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentwatch.bench.harness import RESULTS_DIR
-
-__all__ = ["BEGIN", "END", "load_results", "render_result", "render_results", "summary_table", "update_readme"]
+__all__ = [
+    "BEGIN",
+    "END",
+    "QUICK_DIR",
+    "RESULTS_DIR",
+    "load_results",
+    "render_result",
+    "render_results",
+    "summary_table",
+    "update_readme",
+]
 
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
-README = Path(__file__).resolve().parent.parent / "README.md"
+#: Benchmarks are run from the repository root (``make bench``): results and the README table are
+#: written there, never into the installed package.
+RESULTS_DIR = Path("bench/results")
+#: Quick-mode results go here (not committed), so they never overwrite the full run's.
+QUICK_DIR = RESULTS_DIR / "quick"
+README = Path("README.md")
 #: Order of the benchmarks in every table (issue order).
 ORDER = ("telemetry_overhead", "instrumentation", "serving", "state_cost", "cardinality", "cold_start", "memory",
          "rule_cost")

@@ -15,8 +15,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentwatch.bench.harness import QUICK_DIR, RESULTS_DIR
-from agentwatch.bench.report import ORDER, README, write_reports
+from agentwatch.bench.report import ORDER, QUICK_DIR, README, RESULTS_DIR, write_reports
 
 __all__ = ["BENCHMARKS", "main"]
 

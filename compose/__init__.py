@@ -4,21 +4,17 @@
   URL pointed at the ``alert-webhook`` service (``agentwatch.local.webhook``). Built by the alerts
   generator itself (``alertmanager_config``) on a copy of the spec, so routing, grouping and
   inhibition stay identical to ``alerts/generated/alertmanager.yaml``.
-* ``otel-collector/generated/config.yaml``: see ``agentwatch.otel_collector``.
+
+The ``compose`` family of ``agentwatch.families`` (the Collector config is the ``collector`` family).
 
 Usage::
 
-    files = generate_compose(load_spec("agentwatch.yaml"), "agentwatch.yaml")   # pure
-    write_compose("agentwatch.yaml")                                            # writes them
+    files = render(load_spec("agentwatch.yaml"))   # pure
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from agentwatch.alerts.alertmanager import alertmanager_config
-from agentwatch.artefacts import write_generated
-from agentwatch.otel_collector import COLLECTOR_CONFIG, collector_config
 from agentwatch.spec import Spec
 from agentwatch.spec.model import Receiver
 
@@ -28,8 +24,7 @@ __all__ = [
     "WEBHOOK_URL",
     "compose_alertmanager",
     "compose_spec",
-    "generate_compose",
-    "write_compose",
+    "render",
 ]
 
 ALERTMANAGER_CONFIG = "compose/generated/alertmanager.yaml"
@@ -49,20 +44,12 @@ def compose_spec(spec: Spec, webhook_url: str = WEBHOOK_URL) -> Spec:
     return spec.model_copy(update={"alertmanager": am.model_copy(update=receivers)})
 
 
-def compose_alertmanager(spec: Spec, source: str, webhook_url: str = WEBHOOK_URL) -> str:
+def compose_alertmanager(spec: Spec, webhook_url: str = WEBHOOK_URL) -> str:
     """The Alertmanager config of the compose stack."""
-    text = alertmanager_config(compose_spec(spec, webhook_url), source)
-    first, rest = text.split("\n", 1)
     note = f"# compose variant: receivers point at {webhook_url} (agentwatch generate compose)\n"
-    return f"{first}\n{note}{rest}"
+    return note + alertmanager_config(compose_spec(spec, webhook_url))
 
 
-def generate_compose(spec: Spec, source: str) -> dict[str, str]:
-    """Every generated compose-stack file, keyed by path relative to the repository root."""
-    return {ALERTMANAGER_CONFIG: compose_alertmanager(spec, source),
-            COLLECTOR_CONFIG: collector_config(spec, source)}
-
-
-def write_compose(spec_file: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Load ``spec_file`` and write ``generate_compose`` under ``out_dir`` (default: the spec's folder)."""
-    return write_generated(generate_compose, spec_file, out_dir)
+def render(spec: Spec) -> dict[str, str]:
+    """Every generated compose-stack file, keyed by path relative to the output root."""
+    return {ALERTMANAGER_CONFIG: compose_alertmanager(spec)}

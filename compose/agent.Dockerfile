@@ -1,4 +1,4 @@
-# The agentwatch reference agent (also runs the load generator and the alert webhook logger).
+# The agentwatch reference agent (also runs the Locust load generator and the alert webhook logger).
 # Build context: the repository root (compose/docker-compose.yaml sets `context: ..`).
 #   docker build -f compose/agent.Dockerfile -t agentwatch-agent:local .
 ARG PYTHON_IMAGE=python:3.11-slim
@@ -30,7 +30,7 @@ COPY k8s ./k8s
 COPY compose ./compose
 COPY otel-collector ./otel-collector
 COPY bench ./bench
-RUN pip install ".[agent]" \
+RUN pip install ".[agent,load]" \
     && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin agentwatch
 
 USER 10001

@@ -1,12 +1,6 @@
 """agentwatch.dashboards: the Grafana dashboards as code (grafanalib), their export and renders.
 
-Usage::
-
-    from agentwatch.dashboards import generate_all, write_all
-    files = generate_all(spec)   # {"dashboards/generated/provisioning/agentwatch-overview.json": "...", ...}
-    write_all(spec, root=".")
+The generator is ``agentwatch.dashboards.export.render`` (the ``dashboards`` family); this package
+imports nothing at import time, so ``agentwatch.dashboards.grafana`` and the renderer can be used
+without pulling in grafanalib.
 """
-
-from agentwatch.dashboards.export import BUILDERS, generate_all, write_all
-
-__all__ = ["BUILDERS", "generate_all", "write_all"]

@@ -6,14 +6,13 @@
   ``__requires``, so "Import dashboard" in Grafana asks for the Prometheus (and Jaeger) datasource
   and makes it the variables' default.
 
-``generate_all`` is pure (spec in, ``{path relative to the repo root: text}`` out); ``write_all``
-writes it.
+``render`` is pure (spec in, ``{path relative to the output root: text}`` out): the ``dashboards``
+family of ``agentwatch.families``.
 
 Usage::
 
-    from agentwatch.dashboards import generate_all, write_all
-    files = generate_all(None)           # defaults, no spec
-    write_all(spec, root=Path("."))      # regenerate the committed files
+    from agentwatch.dashboards.export import render
+    files = render(load_spec("agentwatch.yaml"))
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from grafanalib import core as g
@@ -29,6 +27,7 @@ from grafanalib._gen import DashboardEncoder
 
 from agentwatch.dashboards import capacity, kpis, overview, provisioning, slos
 from agentwatch.dashboards.config import DashboardConfig, from_spec
+from agentwatch.spec.model import Spec
 
 __all__ = [
     "BUILDERS",
@@ -36,10 +35,9 @@ __all__ = [
     "IMPORT_DIR",
     "PROVISIONING_DIR",
     "build_all",
-    "generate_all",
     "import_form",
     "provisioning_form",
-    "write_all",
+    "render",
 ]
 
 PROVISIONING_DIR = "dashboards/generated/provisioning"
@@ -126,34 +124,17 @@ def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def generate_all(spec: Any = None, label: str = "agentwatch.yaml") -> dict[str, str]:
-    """Every dashboard file, keyed by path relative to the repo root; ``spec`` may be ``None``.
+def render(spec: Spec) -> dict[str, str]:
+    """Every dashboard file, keyed by path relative to the output root. Pure.
 
-    Pure: ``spec`` (an ``agentwatch.spec.Spec``, a mapping, or ``None`` for defaults) in, texts out.
-    ``label`` names the spec in the DO NOT EDIT notes.
+    The ``dashboards`` family of ``agentwatch.families``; each dashboard's description names
+    ``spec.source`` (JSON has no comments to carry the DO-NOT-EDIT header).
     """
-    label = label if spec is not None else "defaults (no spec)"
-    cfg = from_spec(spec)
-    header = _note(label)
     files: dict[str, str] = {}
-    for stem, dashboard in build_all(cfg, label).items():
+    for stem, dashboard in build_all(from_spec(spec), spec.source).items():
         data = provisioning_form(dashboard)
         files[f"{PROVISIONING_DIR}/{stem}.json"] = _json(data)
         files[f"{IMPORT_DIR}/{stem}.json"] = _json(import_form(data))
-    files[f"{GRAFANA_PROVISIONING_DIR}/datasources/agentwatch.yaml"] = provisioning.datasources(header)
-    files[f"{GRAFANA_PROVISIONING_DIR}/dashboards/agentwatch.yaml"] = provisioning.dashboards_provider(header)
+    files[f"{GRAFANA_PROVISIONING_DIR}/datasources/agentwatch.yaml"] = provisioning.datasources()
+    files[f"{GRAFANA_PROVISIONING_DIR}/dashboards/agentwatch.yaml"] = provisioning.dashboards_provider()
     return files
-
-
-def write_all(spec: Any = "agentwatch.yaml", out_dir: Path | str | None = None,
-              label: str = "agentwatch.yaml") -> list[Path]:
-    """Write ``generate_all``'s files under ``out_dir``; returns the paths written.
-
-    ``spec`` is a spec file (loaded and validated; ``out_dir`` defaults to its folder), a loaded
-    spec, or ``None`` (defaults; ``out_dir`` defaults to the current directory).
-    """
-    from agentwatch.artefacts import write_files, write_generated
-
-    if isinstance(spec, str | Path):
-        return write_generated(generate_all, spec, out_dir)
-    return write_files(generate_all(spec, label), Path(".") if out_dir is None else out_dir)

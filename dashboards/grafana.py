@@ -10,22 +10,21 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import promql_parser
 
+from agentwatch.durations import format_duration
+from agentwatch.prometheus_api import PrometheusAPI
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
     "KUBERNETES_SOURCES",
-    "PrometheusClient",
+    "PrometheusAPI",
     "TimeContext",
     "duration",
     "interpolate",
@@ -42,12 +41,8 @@ KUBERNETES_SOURCES = ("kube-state-metrics", "cAdvisor")
 
 
 def duration(seconds: float) -> str:
-    """Prometheus duration text: ``60`` → ``1m``, ``90`` → ``90s``."""
-    seconds = max(1, round(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    """Grafana's duration text for ``$__interval`` and friends: whole seconds, no weeks."""
+    return format_duration(max(1, round(seconds)), units="dhms")
 
 
 @dataclass(frozen=True)
@@ -73,35 +68,6 @@ class TimeContext:
                 "__interval_ms": str(round(self.interval_s * 1000))}
 
 
-class PrometheusClient:
-    """The few Prometheus HTTP API calls Grafana makes for a dashboard."""
-
-    def __init__(self, url: str, timeout: float = 15.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def _get(self, path: str, params: list[tuple[str, str]]) -> Any:
-        url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
-        try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                body = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            body = json.loads(exc.read() or b"{}")
-        if body.get("status") != "success":
-            raise ValueError(f"Prometheus rejected {path} {params}: {body.get('error', body)}")
-        return body["data"]
-
-    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict]:
-        return self._get("/api/v1/query_range", [("query", expr), ("start", str(start)), ("end", str(end)),
-                                                 ("step", str(step))])["result"]
-
-    def query(self, expr: str, at: float) -> list[dict]:
-        return self._get("/api/v1/query", [("query", expr), ("time", str(at))])["result"]
-
-    def series(self, match: str, start: float, end: float) -> list[dict]:
-        return self._get("/api/v1/series", [("match[]", match), ("start", str(start)), ("end", str(end))])
-
-
 def interpolate(text: str, values: Mapping[str, str]) -> str:
     """Replace Grafana variable references; unknown names are left alone (and fail to parse later)."""
     def repl(match: re.Match[str]) -> str:
@@ -117,7 +83,7 @@ def _all_value(variable: Mapping[str, Any], options: list[str]) -> str:
     return "(" + "|".join(re.escape(o) for o in options) + ")"
 
 
-def resolve_variables(dashboard: Mapping[str, Any], client: PrometheusClient | None,
+def resolve_variables(dashboard: Mapping[str, Any], client: PrometheusAPI | None,
                       ctx: TimeContext) -> dict[str, str]:
     """Every variable's value as Grafana would substitute it in a query (defaults, All selected)."""
     values = ctx.builtins()

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentwatch.dashboards.grafana import PrometheusClient, TimeContext, interpolate, needs_kubernetes
+from agentwatch.dashboards.grafana import TimeContext, interpolate, needs_kubernetes
+from agentwatch.prometheus_api import PrometheusAPI
 
 __all__ = ["PanelResult", "Series", "legend", "query_panel"]
 
@@ -59,7 +60,7 @@ def legend(fmt: str, labels: Mapping[str, str]) -> str:
     return out.strip() or "value"
 
 
-def query_panel(panel: Mapping[str, Any], client: PrometheusClient, ctx: TimeContext,
+def query_panel(panel: Mapping[str, Any], client: PrometheusAPI, ctx: TimeContext,
                 values: Mapping[str, str]) -> PanelResult:
     """Run every visible target of ``panel`` the way Grafana would; returns the series."""
     title = interpolate(panel.get("title", ""), values)

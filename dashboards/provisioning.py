@@ -9,10 +9,9 @@ mounts ``dashboards/generated/provisioning`` and ``dashboards/provisioning``.
 
 from __future__ import annotations
 
-import yaml
-
+from agentwatch.artefacts import dump_yaml
 from agentwatch.dashboards.config import JAEGER_UID, PROMETHEUS_UID, TAG
-from agentwatch.telemetry.metrics import EXEMPLAR_TRACE_ID
+from agentwatch.telemetry.catalogue import EXEMPLAR_TRACE_ID
 
 __all__ = [
     "DASHBOARDS_CONTAINER_PATH",
@@ -31,13 +30,9 @@ SCRAPE_INTERVAL = "15s"
 DASHBOARDS_CONTAINER_PATH = "/var/lib/grafana/dashboards/agentwatch"
 
 
-def _dump(header: str, data: dict) -> str:
-    return f"# {header}\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
-
-
-def datasources(header: str) -> str:
+def datasources() -> str:
     """``provisioning/datasources/agentwatch.yaml``."""
-    return _dump(header, {
+    return dump_yaml({
         "apiVersion": 1,
         "datasources": [
             {"name": "Prometheus", "type": "prometheus", "uid": PROMETHEUS_UID, "access": "proxy",
@@ -57,9 +52,9 @@ def datasources(header: str) -> str:
     })
 
 
-def dashboards_provider(header: str) -> str:
+def dashboards_provider() -> str:
     """``provisioning/dashboards/agentwatch.yaml``: load the provisioning-form JSON into a folder."""
-    return _dump(header, {
+    return dump_yaml({
         "apiVersion": 1,
         "providers": [
             {"name": TAG, "orgId": 1, "folder": "agentwatch", "folderUid": TAG, "type": "file",

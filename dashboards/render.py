@@ -9,7 +9,7 @@ panel drew, so a caller (or test) can tell an empty panel from a full one.
 Usage::
 
     from agentwatch.dashboards.render import render_dashboard
-    results = render_dashboard(dashboard_json, PrometheusClient(url), TimeContext(end=time.time()), "out.png")
+    results = render_dashboard(dashboard_json, PrometheusAPI(url), TimeContext(end=time.time()), "out.png")
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 
 from agentwatch.dashboards import units
-from agentwatch.dashboards.grafana import PrometheusClient, TimeContext, resolve_variables
+from agentwatch.dashboards.grafana import TimeContext, resolve_variables
 from agentwatch.dashboards.panel_data import PanelResult, Series, query_panel
+from agentwatch.prometheus_api import PrometheusAPI
 
 __all__ = ["PanelResult", "Series", "query_panel", "render_dashboard"]  # query side re-exported
 
@@ -195,7 +196,7 @@ def _draw(ax: Axes, panel: Mapping[str, Any], res: PanelResult) -> None:
     ax.set_title(res.title, loc="left", fontsize=8, color=TEXT, pad=3)
 
 
-def render_dashboard(dashboard: Mapping[str, Any], client: PrometheusClient, ctx: TimeContext,
+def render_dashboard(dashboard: Mapping[str, Any], client: PrometheusAPI, ctx: TimeContext,
                      out: str | Path) -> list[PanelResult]:
     """Query and draw every panel of ``dashboard`` to the PNG ``out``; returns one result per panel."""
     values = resolve_variables(dashboard, client, ctx)

@@ -7,40 +7,36 @@ Layout (paths relative to the repository root)::
     k8s/generated/overlays/keda/      base + KEDA ScaledObject (never together with the HPA)
 
 The PrometheusRule is the alerts generator's ``alerts/generated/prometheusrule.yaml``, byte for
-byte. Pure: ``generate_all`` does no I/O; ``write_all`` writes its result.
+byte. The ``k8s`` family of ``agentwatch.families``: pure, no I/O.
 
 Usage::
 
-    from agentwatch.k8s import generate_all, write_all
-    files = generate_all(load_spec("agentwatch.yaml"), "agentwatch.yaml")   # {path: text}
-    write_all("agentwatch.yaml")
+    from agentwatch.k8s import render
+    files = render(load_spec("agentwatch.yaml"))   # {path: body}
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from agentwatch.alerts import GENERATED_DIR
-from agentwatch.alerts import generate_all as generate_alerts
-from agentwatch.alerts.writers import dump_yaml, header
-from agentwatch.artefacts import write_generated
+from agentwatch.alerts import PROMETHEUS_RULE
+from agentwatch.alerts import render as render_alerts
+from agentwatch.artefacts import dump_yaml
 from agentwatch.k8s.adapter import adapter_config, adapter_config_map
 from agentwatch.k8s.autoscalers import horizontal_pod_autoscaler, scaled_object
 from agentwatch.k8s.workload import deployment, pod_disruption_budget, service, service_monitor, settings
 from agentwatch.spec import Spec
 
-__all__ = ["BASE", "K8S_DIR", "OVERLAYS", "generate_all", "write_all"]
+__all__ = ["BASE", "K8S_DIR", "OVERLAYS", "render"]
 
 K8S_DIR = "k8s/generated"
 BASE = f"{K8S_DIR}/base"
 OVERLAYS = {"hpa": f"{K8S_DIR}/overlays/hpa", "keda": f"{K8S_DIR}/overlays/keda"}
-_PROMETHEUS_RULE = f"{GENERATED_DIR}/prometheusrule.yaml"
 
 
-def _kustomization(source: str, resources: list[str], namespace: str | None = None,
+def _kustomization(resources: list[str], namespace: str | None = None,
                    patches: list[dict[str, Any]] | None = None) -> str:
     body: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
     if namespace:
@@ -48,7 +44,7 @@ def _kustomization(source: str, resources: list[str], namespace: str | None = No
     body["resources"] = resources
     if patches:
         body["patches"] = patches
-    return header(source) + dump_yaml(body)
+    return dump_yaml(body)
 
 
 def _hand_replicas_to_autoscaler(spec: Spec) -> dict[str, Any]:
@@ -70,35 +66,28 @@ def _rule_labels_patch(spec: Spec, rule_text: str) -> list[dict[str, Any]]:
              "patch": dump_yaml(patch).rstrip("\n")}]
 
 
-def generate_all(spec: Spec, spec_path_label: str) -> dict[str, str]:
-    """Every Kubernetes artefact of ``spec``, keyed by path relative to the repository root."""
-    def obj(data: dict[str, Any]) -> str:
-        return header(spec_path_label) + dump_yaml(data)
-
+def render(spec: Spec) -> dict[str, str]:
+    """Every Kubernetes artefact of ``spec``, keyed by path relative to the output root."""
     cfg = settings(spec)
-    rule_text = generate_alerts(spec, spec_path_label)[_PROMETHEUS_RULE]
+    rule_text = render_alerts(spec)[PROMETHEUS_RULE]
     base = {
-        "deployment.yaml": obj(deployment(spec)),
-        "service.yaml": obj(service(spec)),
-        "servicemonitor.yaml": obj(service_monitor(spec)),
-        "poddisruptionbudget.yaml": obj(pod_disruption_budget(spec)),
+        "deployment.yaml": dump_yaml(deployment(spec)),
+        "service.yaml": dump_yaml(service(spec)),
+        "servicemonitor.yaml": dump_yaml(service_monitor(spec)),
+        "poddisruptionbudget.yaml": dump_yaml(pod_disruption_budget(spec)),
         "prometheusrule.yaml": rule_text,
     }
     files = {f"{BASE}/{name}": text for name, text in base.items()}
-    files[f"{BASE}/kustomization.yaml"] = _kustomization(spec_path_label, list(base), cfg.namespace,
+    files[f"{BASE}/kustomization.yaml"] = _kustomization(list(base), cfg.namespace,
                                                           _rule_labels_patch(spec, rule_text))
-    adapter_text = header(spec_path_label) + dump_yaml(adapter_config(spec))
-    hpa = {"horizontalpodautoscaler.yaml": obj(horizontal_pod_autoscaler(spec)),
-           "prometheus-adapter-config.yaml": obj(adapter_config_map(spec, adapter_text))}
-    keda = {"scaledobject.yaml": obj(scaled_object(spec))}
+    adapter_text = dump_yaml(adapter_config(spec))
+    hpa = {"horizontalpodautoscaler.yaml": dump_yaml(horizontal_pod_autoscaler(spec)),
+           "prometheus-adapter-config.yaml": dump_yaml(adapter_config_map(spec, adapter_text))}
+    keda = {"scaledobject.yaml": dump_yaml(scaled_object(spec))}
     for overlay, extra in (("hpa", hpa), ("keda", keda)):
         root = OVERLAYS[overlay]
         files.update({f"{root}/{name}": text for name, text in extra.items()})
         files[f"{root}/kustomization.yaml"] = _kustomization(
-            spec_path_label, ["../../base", *extra], patches=[_hand_replicas_to_autoscaler(spec)])
+            ["../../base", *extra], patches=[_hand_replicas_to_autoscaler(spec)])
     return dict(sorted(files.items()))
 
-
-def write_all(spec_file: str | Path, out_dir: str | Path | None = None) -> list[Path]:
-    """Load ``spec_file`` and write ``generate_all`` under ``out_dir`` (default: the spec's folder)."""
-    return write_generated(generate_all, spec_file, out_dir)

@@ -6,7 +6,7 @@ receives: a second sampler here could only drop traces the agents chose to keep,
 are already on the latency panels. No span metrics either: computed from kept traces they would
 over-count errors and slow requests; the agents' own ``/metrics`` are the unbiased R.E.D. source.
 
-Input: the spec (only the header names it). Output: the text of ``otel-collector/generated/config.yaml``
+Input: the spec (unused today). Output: the text of ``otel-collector/generated/config.yaml``
 for ``otel/opentelemetry-collector-contrib``. Pure: no I/O.
 
 Pipeline (why: ``otel-collector/README.md``)::
@@ -19,7 +19,7 @@ exporter name (the old name is an alias).
 
 from __future__ import annotations
 
-from agentwatch.alerts.writers import dump_yaml, header
+from agentwatch.artefacts import dump_yaml
 from agentwatch.spec.model import Spec
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "MEMORY_LIMIT_MIB",
     "TELEMETRY_PORT",
     "collector_config",
+    "render",
 ]
 
 #: Where the generated config is committed (relative to the repository root).
@@ -41,9 +42,9 @@ HEALTH_PORT = 13133
 MEMORY_LIMIT_MIB = 320
 
 
-def collector_config(spec: Spec, source: str) -> str:
-    """The Collector config text (``source`` names the spec in the header; ``spec`` shapes nothing
-    today: sampling moved into the agents, which read the latency threshold from their settings)."""
+def collector_config(spec: Spec) -> str:
+    """The Collector config text (``spec`` shapes nothing today: sampling moved into the agents,
+    which read the latency threshold from their settings)."""
     config = {
         "extensions": {"health_check": {"endpoint": f"0.0.0.0:{HEALTH_PORT}"}},
         "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": "0.0.0.0:4317"},
@@ -66,4 +67,9 @@ def collector_config(spec: Spec, source: str) -> str:
         },
     }
     note = "# OpenTelemetry Collector (contrib) config of compose/; otel-collector/README.md explains it\n"
-    return header(source) + note + dump_yaml(config)
+    return note + dump_yaml(config)
+
+
+def render(spec: Spec) -> dict[str, str]:
+    """The ``collector`` family: ``otel-collector/generated/config.yaml``."""
+    return {COLLECTOR_CONFIG: collector_config(spec)}

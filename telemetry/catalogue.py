@@ -28,12 +28,16 @@ __all__ = [
     "ERROR_CLASSES",
     "ERROR_CLASS_STATUS",
     "ESCALATION_REASONS",
+    "EXEMPLAR_SPAN_ID",
+    "EXEMPLAR_TRACE_ID",
     "EXTERNAL_METRICS",
     "INTENTS",
     "LABELS",
     "METRICS",
     "OTHER",
     "OUTCOMES",
+    "PROCESS_CPU_SECONDS",
+    "PROCESS_RESIDENT_MEMORY",
     "LabelDef",
     "MetricDef",
     "bucket_label",
@@ -44,6 +48,9 @@ Kind = Literal["counter", "gauge", "histogram"]
 
 #: Value every out-of-set label value is folded into in production.
 OTHER = "other"
+#: Exemplar labels: the trace id (Grafana's ``exemplarTraceIdDestinations`` names it) and span id.
+EXEMPLAR_TRACE_ID = "trace_id"
+EXEMPLAR_SPAN_ID = "span_id"
 
 # --- Closed label value sets -----------------------------------------------------------------
 
@@ -342,6 +349,9 @@ def by_name(name: str) -> MetricDef:
 
 
 # --- Metrics from other exporters that dashboards and autoscalers may read ---------------------
+#: The process collector's CPU and RSS series (capacity runs and ``recommend`` read them by name).
+PROCESS_CPU_SECONDS = "process_cpu_seconds_total"
+PROCESS_RESIDENT_MEMORY = "process_resident_memory_bytes"
 #: name -> source. Listed once, so a test can tell a typo from an external series.
 EXTERNAL_METRICS: Mapping[str, str] = {
     "up": "Prometheus (scrape health)",
@@ -356,8 +366,8 @@ EXTERNAL_METRICS: Mapping[str, str] = {
     "kube_pod_container_resource_limits": "kube-state-metrics",
     "container_cpu_usage_seconds_total": "cAdvisor (kubelet)",
     "container_memory_working_set_bytes": "cAdvisor (kubelet)",
-    "process_cpu_seconds_total": "prometheus_client process collector",
-    "process_resident_memory_bytes": "prometheus_client process collector",
+    PROCESS_CPU_SECONDS: "prometheus_client process collector",
+    PROCESS_RESIDENT_MEMORY: "prometheus_client process collector",
     "process_start_time_seconds": "prometheus_client process collector",
     "process_virtual_memory_bytes": "prometheus_client process collector",
     "process_open_fds": "prometheus_client process collector",

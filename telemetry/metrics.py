@@ -17,7 +17,7 @@ from opentelemetry import trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-from agentwatch.telemetry.catalogue import METRICS, MetricDef
+from agentwatch.telemetry.catalogue import EXEMPLAR_SPAN_ID, EXEMPLAR_TRACE_ID, METRICS, MetricDef
 from agentwatch.telemetry.labels import LabelPolicy
 
 __all__ = ["EXEMPLAR_TRACE_ID", "ExemplarPolicy", "HeadSampledExemplars", "Metrics", "current_exemplar",
@@ -25,9 +25,6 @@ __all__ = ["EXEMPLAR_TRACE_ID", "ExemplarPolicy", "HeadSampledExemplars", "Metri
 
 #: Labelled children cached per (metric, label values); the key space is closed anyway.
 _CHILD_CACHE_SIZE = 4096
-#: Exemplar label holding the trace id; Grafana's exemplarTraceIdDestinations names it.
-EXEMPLAR_TRACE_ID = "trace_id"
-EXEMPLAR_SPAN_ID = "span_id"
 
 
 def exemplar_of(span: trace.Span) -> dict[str, str] | None:

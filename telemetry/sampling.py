@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Span as ApiSpan
 from opentelemetry.trace import StatusCode
 
+from agentwatch.telemetry.catalogue import EXEMPLAR_SPAN_ID, EXEMPLAR_TRACE_ID
 from agentwatch.telemetry.spans import DeferredSpan
 
 __all__ = ["DECISIONS", "KeepPolicy", "TailSamplingSpanProcessor"]
@@ -41,8 +42,6 @@ DECISIONS = ("error", "slow", "probability")
 _TRACE_ID_MASK = (1 << 64) - 1
 _ERROR = StatusCode.ERROR
 _STATUS_CODE = "http.response.status_code"
-_EXEMPLAR_TRACE_ID = "trace_id"  # metrics.EXEMPLAR_TRACE_ID (not imported: metrics imports nothing of ours)
-_EXEMPLAR_SPAN_ID = "span_id"
 
 
 class KeepPolicy:
@@ -187,4 +186,4 @@ class TailSamplingSpanProcessor(SpanProcessor):
 
 
 def _exemplar(trace_id: int, span_id: int) -> dict[str, str]:
-    return {_EXEMPLAR_TRACE_ID: format(trace_id, "032x"), _EXEMPLAR_SPAN_ID: format(span_id, "016x")}
+    return {EXEMPLAR_TRACE_ID: format(trace_id, "032x"), EXEMPLAR_SPAN_ID: format(span_id, "016x")}

@@ -20,96 +20,75 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AliasChoices, BeforeValidator, Field
 
 from agentwatch import __version__
+from agentwatch.telemetry.envsettings import EnvSettings, SettingsError
 
-__all__ = ["TelemetrySettings", "env_flag"]
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+__all__ = ["SettingsError", "TelemetrySettings"]
 
 
-def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """Read a boolean variable; an unrecognised value is an error, not a silent default."""
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name}={raw!r}: expected one of true/false/on/off/1/0")
+def _env(*names: str) -> Any:
+    # The first variable set wins; the field's own name works for keyword construction.
+    return AliasChoices(*names)
 
 
-def _traces_url(env: Mapping[str, str]) -> str | None:
-    """The OTLP/HTTP traces URL, as the exporter derives it: the signal's own variable verbatim,
-    else the base endpoint with ``/v1/traces`` appended."""
-    if own := env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip():
-        return own
-    if base := env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip():
-        return base.rstrip("/") + "/v1/traces"
-    return None
+def _traces_exported(value: Any) -> Any:
+    return value.strip().lower() != "none" if isinstance(value, str) else value
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, upper: float | None = None,
-            positive: bool = False) -> float:
-    """A number from ``env`` within its range; anything else is an error naming the variable."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    expected = f"a number in [0, {upper:g}]" if upper is not None else "a number greater than 0"
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected {expected}") from None
-    if value != value or value < 0 or (upper is not None and value > upper) or (positive and value <= 0):
-        raise ValueError(f"{name}={raw!r}: expected {expected}")
-    return value
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
 
 
-@dataclass(frozen=True)
-class TelemetrySettings:
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+class TelemetrySettings(EnvSettings):
     """What the telemetry library does; build with :meth:`from_env`."""
 
-    service_name: str = "agentwatch-agent"
+    service_name: str = Field("agentwatch-agent", validation_alias=_env("OTEL_SERVICE_NAME", "service_name"))
     service_version: str = __version__
-    environment: str = "dev"
-    enabled: bool = True
-    capture_content: bool = False
-    strict_labels: bool = False
-    #: Tail sampling (the default): ordinary traces kept, and the "slow" cut-off in seconds.
-    keep_ratio: float = 0.1
-    slow_seconds: float = 1.0
+    environment: str = Field("dev", validation_alias=_env("DEPLOYMENT_ENVIRONMENT", "environment"))
+    enabled: bool = Field(True, validation_alias=_env("AGENTWATCH_TELEMETRY", "enabled"))
+    capture_content: bool = Field(False, validation_alias=_env("AGENTWATCH_CAPTURE_CONTENT", "capture_content"))
+    strict_labels: bool = Field(False, validation_alias=_env("AGENTWATCH_STRICT_LABELS", "strict_labels"))
+    #: Tail sampling (the default): share of ordinary traces kept, and the "slow" cut-off in seconds.
+    keep_ratio: float = Field(0.1, ge=0, le=1, validation_alias=_env("AGENTWATCH_TRACES_KEEP_RATIO", "keep_ratio"))
+    slow_seconds: float = Field(1.0, gt=0, validation_alias=_env("AGENTWATCH_TRACES_SLOW_SECONDS", "slow_seconds"))
     #: ``OTEL_TRACES_SAMPLER`` as set (the SDK's head sampler then decides); ``None``: tail sampling.
-    head_sampler: str | None = None
-    head_sampler_arg: str | None = None
-    #: Full OTLP/HTTP traces URL (``…/v1/traces``); ``None``: no export.
-    otlp_endpoint: str | None = None
-    export_traces: bool = True
-    fastapi_instrumentation: Literal["lean", "contrib"] = "lean"
+    head_sampler: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        None, validation_alias=_env("OTEL_TRACES_SAMPLER", "head_sampler"))
+    head_sampler_arg: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        None, validation_alias=_env("OTEL_TRACES_SAMPLER_ARG", "head_sampler_arg"))
+    #: The traces endpoint variable, verbatim (the exporter posts to it as is) ...
+    otlp_traces_endpoint: str | None = Field(None, validation_alias=_env(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otlp_traces_endpoint"))
+    #: ... else the base endpoint, to which ``/v1/traces`` is appended.
+    otlp_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"))
+    export_traces: Annotated[bool, BeforeValidator(_traces_exported)] = Field(
+        True, validation_alias=_env("OTEL_TRACES_EXPORTER", "export_traces"))
+    fastapi_instrumentation: Annotated[Literal["lean", "contrib"], BeforeValidator(_lower)] = Field(
+        "lean", validation_alias=_env("AGENTWATCH_FASTAPI_INSTRUMENTATION", "fastapi_instrumentation"))
 
     @classmethod
     def from_env(cls, service_name: str = "agentwatch-agent", env: Mapping[str, str] | None = None,
-                 **overrides: object) -> Self:
-        env = os.environ if env is None else env
-        instrumentation = env.get("AGENTWATCH_FASTAPI_INSTRUMENTATION", "lean").strip().lower()
-        if instrumentation not in ("lean", "contrib"):
-            raise ValueError(f"AGENTWATCH_FASTAPI_INSTRUMENTATION={instrumentation!r}: expected lean or contrib")
-        settings = cls(
-            service_name=env.get("OTEL_SERVICE_NAME") or service_name,
-            environment=env.get("DEPLOYMENT_ENVIRONMENT", "dev"),
-            enabled=env_flag(env, "AGENTWATCH_TELEMETRY", True),
-            capture_content=env_flag(env, "AGENTWATCH_CAPTURE_CONTENT", False),
-            strict_labels=env_flag(env, "AGENTWATCH_STRICT_LABELS", False),
-            keep_ratio=_number(env, "AGENTWATCH_TRACES_KEEP_RATIO", 0.1, upper=1.0),
-            slow_seconds=_number(env, "AGENTWATCH_TRACES_SLOW_SECONDS", 1.0, positive=True),
-            head_sampler=env.get("OTEL_TRACES_SAMPLER", "").strip() or None,
-            head_sampler_arg=env.get("OTEL_TRACES_SAMPLER_ARG", "").strip() or None,
-            otlp_endpoint=_traces_url(env),
-            export_traces=env.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none",
-            fastapi_instrumentation=instrumentation,  # type: ignore[arg-type]
-        )
-        return replace(settings, **overrides) if overrides else settings
+                 **overrides: Any) -> Self:
+        """Read the ``AGENTWATCH_*``/``OTEL_*`` variables of ``env`` (default ``os.environ``);
+        ``service_name`` is the name used when ``OTEL_SERVICE_NAME`` is unset."""
+        source = os.environ if env is None else env
+        if not source.get("OTEL_SERVICE_NAME"):
+            overrides.setdefault("service_name", service_name)
+        return super().from_env(source, **overrides)
+
+    @property
+    def traces_url(self) -> str | None:
+        """The OTLP/HTTP traces URL, as the exporter derives it from the two variables; ``None``: no export."""
+        if self.otlp_traces_endpoint:
+            return self.otlp_traces_endpoint
+        if self.otlp_endpoint:
+            return self.otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None

@@ -68,10 +68,10 @@ def build_tracer_provider(settings: TelemetrySettings, exporters: Iterable[SpanE
     "not sampled" is still respected) and :class:`TailSamplingSpanProcessor` decides per trace.
     """
     exporting: list[SpanProcessor] = []
-    if settings.otlp_endpoint and settings.export_traces:
+    if settings.traces_url and settings.export_traces:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        exporting.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint)))
+        exporting.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.traces_url)))
     exporting += [BatchSpanProcessor(exporter) for exporter in exporters]
     if settings.head_sampler:
         provider = TracerProvider(resource=build_resource(settings),

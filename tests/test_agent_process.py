@@ -53,20 +53,19 @@ def test_the_served_agent_gets_ready_injects_faults_and_stops_cleanly(redis_serv
 
 
 def _cli(*args: str, env: dict[str, str] | None = None):
-    from agentwatch.cli import _register_commands, app
-
-    _register_commands()
+    from agentwatch.cli import app
     return CliRunner().invoke(app, list(args), env=env)
 
 
-@pytest.mark.parametrize(("args", "env", "message"), [
-    (["serve", "--log-level", "loud"], None, "--log-level"),
-    (["serve", "--port", "0"], None, "--port"),
-    (["serve"], {"AGENT_MAX_BATCH": "lots"}, "AGENT_MAX_BATCH must be an integer"),
-], ids=["an unknown log level", "port zero", "a malformed setting in the environment"])
-def test_serve_rejects_bad_options_and_settings_with_a_message(args, env, message):
+@pytest.mark.parametrize(("args", "env", "message", "code"), [
+    (["serve", "--log-level", "loud"], None, "--log-level", 2),
+    (["serve", "--port", "0"], None, "--port", 2),
+    (["serve"], {"AGENT_MAX_BATCH": "lots"}, "AGENT_MAX_BATCH must be an integer", 1),
+], ids=["an unknown log level is a usage error", "port zero is a usage error",
+        "a malformed setting in the environment is a bad input"])
+def test_serve_rejects_bad_options_and_settings_with_a_message(args, env, message, code):
     result = _cli(*args, env=env)
-    assert result.exit_code == 2
+    assert result.exit_code == code
     assert message in result.output
     assert "Traceback" not in result.output
 

@@ -49,10 +49,8 @@ def test_bad_values_name_the_variable(env, message):
 
 
 def test_the_settings_table_documents_every_variable():
-    from dataclasses import fields
-
     import agentwatch.agent.settings as module
 
-    for field in fields(AgentSettings):
-        name = "REDIS_URL" if field.name == "redis_url" else "AGENT_" + field.name.upper()
+    for field in AgentSettings.model_fields:
+        name = module.env_name(AgentSettings, field)
         assert f"`{name}`" in module.__doc__, f"{name} is missing from the settings table"

@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
-import json
+import re
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from pytest_httpserver import HTTPServer
 
-from agentwatch.alerts import KPI_RULES, generate_all, slo_rules_path
+from agentwatch.alerts import KPI_RULES, render, slo_rules_path
 from agentwatch.alerts import conventions as cv
 from agentwatch.local.processes import (
     AgentProcess,
@@ -33,27 +33,11 @@ ROOT = Path(__file__).parent.parent
 TIME_SCALE = 60  # 1h → 1m, 5m → 5s, for 2m → 2s
 
 
-class _Webhook(BaseHTTPRequestHandler):
-    received: list[tuple[str, dict]] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).received.append((self.path, body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def webhook() -> Iterator[tuple[str, list[tuple[str, dict]]]]:
-    handler = type("Webhook", (_Webhook,), {"received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler.received
-    server.shutdown()
+def webhook(httpserver: HTTPServer) -> tuple[str, Callable[[], list[tuple[str, dict]]]]:
+    """Alertmanager's webhook target (pytest-httpserver) and the ``(path, payload)`` pairs it got."""
+    httpserver.expect_request(re.compile("/.*"), method="POST").respond_with_data("")
+    return httpserver.url_for("").rstrip("/"), lambda: [(r.path, r.get_json()) for r, _ in httpserver.log]
 
 
 def _load(url: str, stop: threading.Event) -> None:
@@ -73,7 +57,7 @@ def test_availability_page_fires_and_reaches_the_webhook(redis_server: RedisServ
     receivers = AlertmanagerSettings(page=Receiver(url=f"{hook_url}/page"), ticket=Receiver(url=f"{hook_url}/ticket"),
                                      default=Receiver(url=f"{hook_url}/default"))
     spec = native.model_copy(update={"alertmanager": receivers})
-    files = generate_all(spec, "agentwatch.yaml", time_scale=TIME_SCALE)
+    files = render(spec, time_scale=TIME_SCALE)
     rule_paths = []
     for name in [slo_rules_path(s.name) for s in spec.slos] + [KPI_RULES]:
         target = tmp_path / Path(name).name
@@ -114,9 +98,9 @@ def test_availability_page_fires_and_reaches_the_webhook(redis_server: RedisServ
 
                 wait_until(lambda: any(path == "/page" and any(
                     a["labels"].get("alertname") == "AgentWatchMessagesAvailabilityBudgetBurn"
-                    and a["labels"].get("severity") == "page" for a in body["alerts"]) for path, body in received),
+                    and a["labels"].get("severity") == "page" for a in body["alerts"]) for path, body in received()),
                     30, "Alertmanager to deliver the page to the webhook")
-                assert all(a["labels"]["severity"] == "page" for path, body in received if path == "/page"
+                assert all(a["labels"]["severity"] == "page" for path, body in received() if path == "/page"
                            for a in body["alerts"])
             finally:
                 stop.set()

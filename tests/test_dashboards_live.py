@@ -1,7 +1,8 @@
 """Every dashboard panel shows data from a real agent under load, and renders without an empty panel.
 
 One module-scoped session: the reference agent (real model, real Redis, 5 % injected 5xx), the
-scripted conversation load (every outcome, escalation triggers, bad requests) and a real Prometheus
+support-queue customers of the one locustfile (every outcome, every escalation reason, malformed
+requests from the broken client) and a real Prometheus
 scraping it every second with the generated SLO and KPI rules (time-scaled so the SLO windows fill
 within the run). Queries are substituted the way Grafana would, with the provisioned datasource's
 15 s scrape interval, so ``$__rate_interval`` is 1m. Only the panels listed in
@@ -10,7 +11,6 @@ within the run). Queries are substituted the way Grafana would, with the provisi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -19,24 +19,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from agentwatch import alerts
-from agentwatch.cli import _register_commands, app
+from agentwatch.cli import app
 from agentwatch.dashboards.capacity import KUBERNETES_ONLY_PANELS
 from agentwatch.dashboards.config import DASHBOARD_FILES
 from agentwatch.dashboards.export import PROVISIONING_DIR
 from agentwatch.dashboards.grafana import (
-    PrometheusClient,
+    PrometheusAPI,
     TimeContext,
     interpolate,
     needs_kubernetes,
     resolve_variables,
 )
-from agentwatch.loadgen import LoadStats, Persona, run_conversation, run_load
+from agentwatch.load.runner import run_load
+from agentwatch.load.summary import LoadSummary
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, prometheus_config, wait_until
 from agentwatch.spec import load_spec
 from agentwatch.telemetry import catalogue as c
@@ -52,7 +52,7 @@ TIME_SCALE = 60  # SLO windows / 60: the 5m SLI window becomes 5s
 @dataclass
 class LiveSession:
     prometheus: PrometheusServer
-    client: PrometheusClient
+    client: PrometheusAPI
     started: float
 
     def context(self) -> TimeContext:
@@ -60,27 +60,15 @@ class LiveSession:
         return TimeContext(end=now, range_s=now - self.started + 5, scrape_s=15)
 
 
-#: An escalation the human then closes: the agent records it as outcome ``escalated``.
-HANDED_OVER = Persona("handed-over", ("I want to talk to a human",), "resolved")
-
-
-async def _load(url: str) -> LoadStats:
-    """The scripted load, plus escalated conversations that get closed (the load leaves its open)."""
-    async def handovers() -> None:
-        async with httpx.AsyncClient(timeout=30) as client:
-            for _ in range(int(LOAD_SECONDS // 3)):
-                await run_conversation(client, url, HANDED_OVER, LoadStats())
-                await asyncio.sleep(3)
-
-    stats, _ = await asyncio.gather(run_load([url], duration=LOAD_SECONDS, rate=8, bad_request_share=0.1),
-                                    handovers())
-    return stats
+def _load(url: str, out: Path) -> LoadSummary:
+    """Every persona (22 users: one seat per unit of weight) at a brisk pace, the broken client included."""
+    return run_load(url, "steady", LOAD_SECONDS, users=22, think=(0.3, 1.0), seed=3, out_dir=out)
 
 
 @pytest.fixture(scope="module")
 def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSession]:
     rules_dir = tmp_path_factory.mktemp("rules")
-    files = alerts.generate_all(load_spec(ROOT / "agentwatch.yaml"), "agentwatch.yaml", time_scale=TIME_SCALE)
+    files = alerts.render(load_spec(ROOT / "agentwatch.yaml"), time_scale=TIME_SCALE)
     rule_files = []
     for relpath, text in files.items():
         data = yaml.safe_load(text)
@@ -94,12 +82,15 @@ def live(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) ->
             prometheus_config([f"127.0.0.1:{agent.port}"], rule_files),
             ["--enable-feature=exemplar-storage"]) as prometheus:
         started = time.time()
-        stats = asyncio.run(_load(agent.url))
-        assert stats.codes and any(code >= 400 for code in stats.codes), stats.codes
+        summary = _load(agent.url, tmp_path_factory.mktemp("load"))
+        # Every panel needs its data: injected 5xx, escalations closed by a human, abandonment, 4xx probes.
+        assert summary.errors_by_class.get("injected_fault"), summary.errors_by_class
+        assert {"escalated", "resolved", "abandoned"} <= set(summary.outcomes), summary.outcomes
+        assert summary.answers_by_class["ok"] > summary.messages / 2 and summary.turns_lost == 0
         # Two more scrapes and rule evaluations after the last request.
         wait_until(lambda: bool(prometheus.query("slo:period_error_budget_remaining:ratio")), 20, "SLO rules")
         time.sleep(3)
-        yield LiveSession(prometheus, PrometheusClient(prometheus.url), started)
+        yield LiveSession(prometheus, PrometheusAPI(prometheus.url), started)
 
 
 def _dashboard(stem: str) -> dict:
@@ -153,15 +144,12 @@ def test_kubernetes_only_panels_are_empty_here(live: LiveSession) -> None:
 def test_latency_exemplars_carry_trace_ids(live: LiveSession) -> None:
     """What Grafana's exemplar links read: ``trace_id`` on the request-latency buckets."""
     ctx = live.context()
-    data = live.client._get("/api/v1/query_exemplars", [("query", c.REQUEST_DURATION.bucket),
-                                                        ("start", str(ctx.end - ctx.range_s)),
-                                                        ("end", str(ctx.end))])
+    data = live.client.exemplars(c.REQUEST_DURATION.bucket, ctx.end - ctx.range_s, ctx.end)
     trace_ids = [e["labels"].get("trace_id") for series in data for e in series["exemplars"]]
     assert trace_ids and all(re.fullmatch(r"[0-9a-f]{32}", t or "") for t in trace_ids)
 
 
 def test_render_draws_every_dashboard_without_an_empty_panel(live: LiveSession, tmp_path: Path) -> None:
-    _register_commands()
     out = Path(os.environ.get("AGENTWATCH_RENDER_DIR") or tmp_path)
     range_s = int(time.time() - live.started) + 5
     result = CliRunner().invoke(app, ["dashboards", "render", "--prometheus", live.prometheus.url,

@@ -9,16 +9,16 @@ import pytest
 from grafanalib import core as g
 from typer.testing import CliRunner
 
-from agentwatch.cli import _register_commands, app
-from agentwatch.dashboards import generate_all
+from agentwatch.cli import app
 from agentwatch.dashboards.config import DashboardConfig, from_spec
+from agentwatch.dashboards.export import PROVISIONING_DIR, render
 from agentwatch.dashboards.grafana import TimeContext, duration, interpolate, needs_kubernetes, resolve_variables
 from agentwatch.dashboards.layout import Cell, Section, place
 from agentwatch.dashboards.units import format_value
-from agentwatch.spec import load_spec
+from agentwatch.families import render_all
+from agentwatch.spec import Spec, load_spec
 from agentwatch.telemetry import catalogue as c
 
-_register_commands()
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -91,8 +91,8 @@ def test_config_from_the_real_spec_and_from_nothing() -> None:
 
 
 def test_spec_selector_narrows_the_job_variable() -> None:
-    spec = {"service": {"name": "svc", "selector": {"job": "support"}}, "slos": []}
-    overview = json.loads(generate_all(spec, "x.yaml")["dashboards/generated/provisioning/agentwatch-overview.json"])
+    spec = Spec.model_validate({"version": "agentwatch/v1", "service": {"name": "svc", "selector": {"job": "support"}}})
+    overview = json.loads(render(spec)[f"{PROVISIONING_DIR}/agentwatch-overview.json"])
     job = next(v for v in overview["templating"]["list"] if v["name"] == "job")
     assert 'job="support"' in job["query"]
 
@@ -106,11 +106,11 @@ def test_units(value: float | None, unit: str, text: str) -> None:
     assert format_value(value, unit) == text
 
 
-def test_cli_generate_writes_what_generate_all_returns(tmp_path: Path) -> None:
+def test_cli_generate_writes_what_render_all_returns(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["generate", "dashboards", "--spec", str(ROOT / "agentwatch.yaml"),
                                       "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    expected = generate_all(load_spec(ROOT / "agentwatch.yaml"), "agentwatch.yaml")
+    expected = render_all(load_spec(ROOT / "agentwatch.yaml"), ["dashboards"])
     for relpath, text in expected.items():
         assert (tmp_path / relpath).read_text() == text
 
@@ -119,7 +119,7 @@ def test_cli_generate_reports_an_invalid_spec_with_file_and_line(tmp_path: Path)
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: agentwatch/v1\nservice:\n  name: Not_Valid\n")
     result = CliRunner().invoke(app, ["generate", "dashboards", "--spec", str(bad), "--out", str(tmp_path)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert f"{bad}:3: service.name" in result.output and "Traceback" not in result.output
 
 
@@ -128,5 +128,6 @@ def test_cli_generate_reports_an_invalid_spec_with_file_and_line(tmp_path: Path)
     (["--dashboard", "nope"], "unknown dashboard"),
 ], ids=["a bad range is refused", "an unknown dashboard lists the known ones"])
 def test_cli_render_refuses_bad_input(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(app, ["dashboards", "render", "--prometheus", "http://127.0.0.1:9", *args])
+    result = CliRunner().invoke(app, ["dashboards", "render", "--prometheus", "http://127.0.0.1:9",
+                                      "--spec", str(ROOT / "agentwatch.yaml"), *args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from pathlib import Path
 
-from agentwatch.agent.settings import AgentSettings
+from agentwatch.agent.settings import AgentSettings, env_name
 from agentwatch.docs import catalogue_markdown, replace_section
 from agentwatch.telemetry import catalogue as c
 
@@ -26,6 +25,6 @@ def test_the_catalogue_table_lists_every_metric_once():
 
 def test_the_readme_documents_every_agent_setting():
     documented = set(re.findall(r"`((?:AGENT_|REDIS_)[A-Z_]+)`", README.read_text()))
-    settings = {"REDIS_URL" if f.name == "redis_url" else "AGENT_" + f.name.upper() for f in fields(AgentSettings)}
+    settings = {env_name(AgentSettings, field) for field in AgentSettings.model_fields}
     assert settings - documented == set()
     assert documented - settings == set(), "the README documents settings the agent does not read"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from agentwatch.alerts import generate_all, slo_rules_path
-from agentwatch.cli import _register_commands, app
+from agentwatch.alerts import render, slo_rules_path
+from agentwatch.cli import app
 from agentwatch.spec import SpecError, load_spec, parse_spec
 from agentwatch.spec.imports import dump_spec
 from agentwatch.spec.loader import load_yaml
@@ -43,7 +43,7 @@ def test_import_round_trip(tmp_path: Path, kind: str, convert, path: Path, dropp
     data, lines = load_yaml(text, "converted.yaml")
     spec = parse_spec(data, lines, "converted.yaml")
     assert spec == result.spec
-    files = generate_all(spec, "converted.yaml")
+    files = render(spec)
     for name, body in files.items():
         if name.endswith(".yaml") and "/generated/slo-" in name:
             target = tmp_path / Path(name).name
@@ -52,7 +52,7 @@ def test_import_round_trip(tmp_path: Path, kind: str, convert, path: Path, dropp
             assert check.returncode == 0, check.stdout + check.stderr
     # The availability SLO is recognised as the native SLI: identical recording expressions.
     assert spec.slos[0].sli.kind == "availability"
-    assert _sli_exprs(files, "messages-availability") == _sli_exprs(generate_all(NATIVE, "x"),
+    assert _sli_exprs(files, "messages-availability") == _sli_exprs(render(NATIVE),
                                                                     "messages-availability")
 
 
@@ -91,7 +91,6 @@ def test_import_errors_name_the_foreign_line(convert, text: str, words: list[str
 
 
 def test_import_cli_writes_the_spec_and_lists_what_it_dropped(tmp_path: Path) -> None:
-    _register_commands()
     out = tmp_path / "agentwatch.yaml"
     result = CliRunner().invoke(app, ["import", "sloth", str(EXAMPLES[0][2]), "-o", str(out)])
     assert result.exit_code == 0, result.output

@@ -9,7 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from agentwatch import k8s
-from agentwatch.cli import _register_commands, app
+from agentwatch.cli import app
+from agentwatch.families import render_all
 from agentwatch.k8s.adapter import adapter_rules, render_metrics_query
 from agentwatch.k8s.autoscalers import quantity, quantity_text, scaled_object
 from agentwatch.spec import load_spec
@@ -59,7 +60,6 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register_commands()
     return CliRunner()
 
 
@@ -84,7 +84,7 @@ def test_the_good_spec_generates_every_file_under_out(runner: CliRunner, tmp_pat
     spec.write_text(GOOD)
     result = runner.invoke(app, ["generate", "k8s", "--spec", str(spec), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    expected = k8s.generate_all(load_spec(spec), spec.name)
+    expected = render_all(load_spec(spec), ["k8s"])
     for relative, text in expected.items():
         assert (tmp_path / relative).read_text() == text
     (cron,) = [t for t in scaled_object(load_spec(spec))["spec"]["triggers"] if t["type"] == "cron"]
@@ -95,17 +95,12 @@ def test_the_good_spec_generates_every_file_under_out(runner: CliRunner, tmp_pat
 def test_without_an_autoscaling_section_the_defaults_apply(tmp_path: Path) -> None:
     spec = tmp_path / "agentwatch.yaml"
     spec.write_text(GOOD.split("autoscaling:")[0])
-    files = k8s.generate_all(load_spec(spec), spec.name)
+    files = k8s.render(load_spec(spec))
     hpa = yaml.safe_load(files[f"{k8s.OVERLAYS['hpa']}/horizontalpodautoscaler.yaml"])
     defaults = Autoscaling()
     assert hpa["metadata"]["namespace"] == defaults.namespace
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (defaults.min_replicas, defaults.max_replicas)
     assert len(hpa["spec"]["metrics"]) == 1  # no inflight_target: queue length only
-
-
-def test_generation_is_deterministic() -> None:
-    spec = load_spec(ROOT / "agentwatch.yaml")
-    assert k8s.generate_all(spec, "agentwatch.yaml") == k8s.generate_all(spec, "agentwatch.yaml")
 
 
 @pytest.mark.parametrize(("value", "as_quantity", "as_text"), [

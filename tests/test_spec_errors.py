@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agentwatch.cli import _register_commands, app
+from agentwatch.cli import app
 from agentwatch.spec import SpecError, load_spec
 from agentwatch.telemetry import catalogue as c
 
@@ -61,7 +61,6 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def runner() -> CliRunner:
-    _register_commands()
     return CliRunner()
 
 

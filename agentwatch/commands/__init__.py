@@ -1,1 +1,1 @@
-"""CLI command modules; each registers its commands on the apps in ``agentwatch.cli``."""
+"""CLI command modules: each owns a typer ``app``; ``agentwatch.cli`` composes them."""

@@ -1,7 +1,12 @@
 """A real OTLP/HTTP trace receiver on a free loopback port: decodes every export request.
 
 Tests keep the decoded spans to assert on them; benchmarks only count them, so it can absorb tens
-of thousands of spans a second while proving the service really exported what it traced.
+of thousands of spans a second while proving the service really exported what it traced. With
+``json_lines`` every export request is also appended to that file as one OTLP JSON line, the
+format the Collector's file exporter writes (``agentwatch traces`` draws them).
+
+Hand-written on ``http.server`` and the OTLP protobuf types: the Collector and Jaeger have no binary
+on these machines, and no maintained Python package receives OTLP/HTTP (the SDK only exports).
 
 Usage::
 
@@ -13,10 +18,12 @@ Usage::
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -33,9 +40,10 @@ _OK = ExportTraceServiceResponse().SerializeToString()
 class OtlpReceiver:
     """``POST /v1/traces`` protobuf bodies are decoded, counted and (``keep_spans``) kept as dicts."""
 
-    def __init__(self, keep_spans: bool = True) -> None:
+    def __init__(self, keep_spans: bool = True, json_lines: str | Path | None = None) -> None:
         self.port = free_port()
         self.keep_spans = keep_spans
+        self.json_lines: IO[str] | None = open(json_lines, "a") if json_lines else None  # noqa: SIM115
         self.spans: list[dict[str, Any]] = []
         self.span_count = 0
         self.requests = 0
@@ -63,6 +71,11 @@ class OtlpReceiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="otlp-receiver")
 
     def _receive(self, request: ExportTraceServiceRequest) -> None:
+        line = None
+        if self.json_lines is not None:
+            from agentwatch.traces.otlp_json import request_to_json
+
+            line = json.dumps(request_to_json(request), separators=(",", ":")) + "\n"
         decoded = []
         count = 0
         for resource_spans in request.resource_spans:
@@ -76,6 +89,9 @@ class OtlpReceiver:
             self.spans.extend(decoded)
             self.span_count += count
             self.requests += 1
+            if line is not None and self.json_lines is not None:
+                self.json_lines.write(line)
+                self.json_lines.flush()
 
     def snapshot(self) -> int:
         """Spans received so far."""
@@ -95,6 +111,8 @@ class OtlpReceiver:
                  tb: TracebackType | None) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if self.json_lines is not None:
+            self.json_lines.close()
 
 
 def _span_dict(span: Any, resource: dict[str, str]) -> dict[str, Any]:
@@ -103,6 +121,8 @@ def _span_dict(span: Any, resource: dict[str, str]) -> dict[str, Any]:
         "trace_id": span.trace_id.hex(),
         "span_id": span.span_id.hex(),
         "parent_span_id": span.parent_span_id.hex(),
+        "start_ns": span.start_time_unix_nano,
+        "end_ns": span.end_time_unix_nano,
         "kind": span.kind,
         "status": span.status.code,
         "attributes": {kv.key: _value(kv.value) for kv in span.attributes},

@@ -11,7 +11,6 @@ exit::
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -30,6 +29,8 @@ from typing import Self
 
 import yaml
 
+from agentwatch.prometheus_api import PrometheusAPI
+
 __all__ = [
     "AgentProcess",
     "AlertmanagerServer",
@@ -39,7 +40,6 @@ __all__ = [
     "RedisServer",
     "ServiceError",
     "free_port",
-    "http_get_json",
     "prometheus_config",
     "wait_until",
 ]
@@ -69,12 +69,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
             pass
         time.sleep(interval)
     raise ServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def http_get_json(url: str, timeout: float = 5.0) -> dict:
-    """GET a URL and decode its JSON body."""
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return json.loads(response.read())
 
 
 def _binary(*names: str) -> str:
@@ -225,22 +219,17 @@ class PrometheusServer(ManagedProcess):
         with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
             return response.status == 200
 
+    @property
+    def api(self) -> PrometheusAPI:
+        """The HTTP API client for this server."""
+        return PrometheusAPI(self.url)
+
     def query(self, promql: str, at: float | None = None) -> list[dict]:
-        """Instant query; returns the result vector (raises on a Prometheus error)."""
-        params = {"query": promql}
-        if at is not None:
-            params["time"] = str(at)
-        body = http_get_json(f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}")
-        if body.get("status") != "success":
-            raise ServiceError(f"query {promql!r} failed: {body}")
-        return body["data"]["result"]
+        """Instant query; returns the result vector (raises ``PrometheusError`` on an error)."""
+        return self.api.query(promql, at)
 
     def query_range(self, promql: str, start: float, end: float, step: float) -> list[dict]:
-        params = {"query": promql, "start": str(start), "end": str(end), "step": str(step)}
-        body = http_get_json(f"{self.url}/api/v1/query_range?{urllib.parse.urlencode(params)}")
-        if body.get("status") != "success":
-            raise ServiceError(f"range query {promql!r} failed: {body}")
-        return body["data"]["result"]
+        return self.api.query_range(promql, start, end, step)
 
     def reload(self) -> None:
         request = urllib.request.Request(f"{self.url}/-/reload", method="POST")

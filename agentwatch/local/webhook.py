@@ -1,25 +1,32 @@
-"""A tiny Alertmanager webhook receiver: every received alert becomes one JSON line on stdout.
+"""The one Alertmanager webhook receiver: every received alert becomes one JSON line.
 
 The compose stack runs it as the ``alert-webhook`` service; each receiver posts to its own path
 (``/alerts/page``, ``/alerts/ticket``, ``/alerts/default``), so ``docker compose logs alert-webhook``
-shows which alert went where. ``GET /healthz`` answers 200 for the container health check.
+shows which alert went where. ``GET /healthz`` answers 200 for the container health check. ``make
+demo`` runs it in-process (``WebhookReceiver``) and prints each delivery.
+
+Hand-written on ``http.server``: it must run as a container command with nothing but agentwatch
+installed, and no maintained package serves Alertmanager's webhook payload (tests use
+pytest-httpserver instead).
 
 Usage::
 
     python -m agentwatch.local.webhook --host 0.0.0.0 --port 9094
+    with WebhookReceiver(on_alert=print) as inbox: ...     # inbox.url, inbox.received
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
 
-__all__ = ["MAX_BODY_BYTES", "alert_lines", "main", "make_server"]
+__all__ = ["MAX_BODY_BYTES", "WebhookReceiver", "alert_lines", "main", "make_server"]
 
 MAX_BODY_BYTES = 1 << 20
 #: Alert fields kept in the log line (Alertmanager webhook payload, version 4).
@@ -36,8 +43,10 @@ def alert_lines(path: str, payload: dict) -> list[str]:
             for a in alerts if isinstance(a, dict)]
 
 
-def make_server(host: str, port: int, out: TextIO = sys.stdout) -> ThreadingHTTPServer:
-    """An HTTP server logging alerts to ``out``; call ``serve_forever()`` on it."""
+def make_server(host: str, port: int, out: TextIO = sys.stdout,
+                on_alert: Callable[[str, dict], None] | None = None) -> ThreadingHTTPServer:
+    """An HTTP server logging alerts to ``out`` (and passing each ``(path, alert)`` to ``on_alert``);
+    call ``serve_forever()`` on it."""
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -61,7 +70,8 @@ def make_server(host: str, port: int, out: TextIO = sys.stdout) -> ThreadingHTTP
                 self._reply(413, {"error": "payload_too_large", "message": f"limit is {MAX_BODY_BYTES} bytes"})
                 return
             try:
-                lines = alert_lines(self.path, json.loads(self.rfile.read(length) or b"null"))
+                payload = json.loads(self.rfile.read(length) or b"null")
+                lines = alert_lines(self.path, payload)
             except (ValueError, AttributeError) as exc:
                 self._reply(400, {"error": "bad_request", "message": str(exc)})
                 return
@@ -69,12 +79,47 @@ def make_server(host: str, port: int, out: TextIO = sys.stdout) -> ThreadingHTTP
                 for line in lines:
                     out.write(line + "\n")
                 out.flush()
+                for alert in payload["alerts"]:
+                    if on_alert is not None and isinstance(alert, dict):
+                        on_alert(self.path, alert)
             self._reply(200, {"received": len(lines)})
 
         def log_message(self, *args: object) -> None:  # the alert lines are the log
             pass
 
     return ThreadingHTTPServer((host, port), Handler)
+
+
+class WebhookReceiver:
+    """The receiver on a free loopback port in a background thread; ``received`` keeps
+    ``(path, alert)`` pairs in arrival order."""
+
+    def __init__(self, on_alert: Callable[[str, dict], None] | None = None, out: TextIO | None = None) -> None:
+        self.received: list[tuple[str, dict]] = []
+        self._on_alert = on_alert
+
+        def record(path: str, alert: dict) -> None:
+            self.received.append((path, alert))
+            if self._on_alert is not None:
+                self._on_alert(path, alert)
+
+        self.server = make_server("127.0.0.1", 0, out or open(os.devnull, "w"), record)  # noqa: SIM115
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> WebhookReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

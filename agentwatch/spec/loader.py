@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -166,6 +166,7 @@ def parse_spec(data: Any, lines: dict[Path_, int], file: str) -> Spec:
     problems = _semantic_issues(spec)
     if problems:
         raise SpecError(Issue(file, _line(lines, p), format_path(p), m) for p, m in problems)
+    spec._source = PurePath(file).name
     return spec
 
 

@@ -16,10 +16,20 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from agentwatch.durations import parse_duration
 from agentwatch.telemetry import catalogue as c
 
 __all__ = [
@@ -49,9 +59,16 @@ __all__ = [
 TARGET_LABELS: tuple[str, ...] = ("job", "instance", "namespace", "pod", "service", "cluster")
 
 _NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
-_DURATION = r"^[0-9]+(ms|s|m|h|d|w)$"
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-Duration = Field(pattern=_DURATION)
+
+
+def _duration_text(value: str) -> str:
+    parse_duration(value)  # raises DurationError (a ValueError): pydantic reports it at the field
+    return value
+
+
+#: A Prometheus duration (``30s``, ``5m``, ``1h30m``), checked by the one parser.
+DurationText = Annotated[str, AfterValidator(_duration_text)]
 
 
 class _Model(BaseModel):
@@ -250,12 +267,12 @@ class Threshold(_Model):
     enabled: bool = True
     above: float | None = None
     below: float | None = None
-    window: str = Field("10m", pattern=_DURATION)
-    for_: str = Field("5m", alias="for", pattern=_DURATION)
+    window: DurationText = "10m"
+    for_: DurationText = Field("5m", alias="for")
     severity: Literal["page", "ticket"] = "ticket"
     classes: tuple[str, ...] = ()
     spike_factor: float = Field(3.0, gt=1)
-    baseline_offset: str = Field("1d", pattern=_DURATION)
+    baseline_offset: DurationText = "1d"
     runbook_url: str | None = None
 
     @field_validator("classes")
@@ -296,9 +313,9 @@ class AlertmanagerSettings(_Model):
     ticket: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/ticket")
     default: Receiver = Receiver(url="http://127.0.0.1:9094/alerts/default")
     group_by: tuple[str, ...] = ("alertname", "service", "slo")
-    group_wait: str = Field("30s", pattern=_DURATION)
-    group_interval: str = Field("5m", pattern=_DURATION)
-    repeat_interval: str = Field("4h", pattern=_DURATION)
+    group_wait: DurationText = "30s"
+    group_interval: DurationText = "5m"
+    repeat_interval: DurationText = "4h"
 
 
 class Dashboards(_Model):
@@ -381,7 +398,11 @@ class Autoscaling(_Model):
     """The Kubernetes side: workload, probes, resources, and the HPA or KEDA autoscaler.
 
     ``queue_length_target`` is the average number of requests waiting for inference per pod that
-    the autoscaler aims at (the capacity dashboard draws it as the target line).
+    the autoscaler aims at (the capacity dashboard draws it as the target line);
+    ``inference_time_target`` the average seconds per forward pass per pod. Both, and the
+    requests and limits, are derived from a measurement by ``agentwatch capacity`` /
+    ``agentwatch recommend``; ``derived_from`` names that measurement's file, so a test can re-derive
+    them.
     """
 
     namespace: str = Field("agentwatch", pattern=_NAME, max_length=63)
@@ -392,6 +413,9 @@ class Autoscaling(_Model):
     max_replicas: int = Field(10, ge=1)
     queue_length_target: float = Field(8.0, gt=0)
     inflight_target: float | None = Field(None, gt=0, description="Optional 2nd metric: requests in flight per pod.")
+    inference_time_target: float | None = Field(None, gt=0, description="Average seconds per forward pass per pod.")
+    derived_from: str | None = Field(None, min_length=1, description="The capacity run (JSON) the targets, "
+                                     "requests and limits were derived from (agentwatch capacity).")
     scale_up: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=0, percent=100, pods=4,
                                             period_seconds=15)
     scale_down: ScalingPolicy = ScalingPolicy(stabilization_window_seconds=300, percent=50, period_seconds=60,
@@ -405,7 +429,7 @@ class Autoscaling(_Model):
     redis_secret: str = Field("agentwatch-redis", pattern=_NAME, description="Secret holding REDIS_URL.")
     redis_secret_key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]+$")
     otlp_endpoint: str | None = Field(None, pattern=r"^https?://")
-    scrape_interval: str = Field("15s", pattern=_DURATION)
+    scrape_interval: DurationText = "15s"
     pdb_max_unavailable: int = Field(1, ge=1)
     monitor_labels: dict[str, str] = Field({}, description="Labels the Prometheus selects monitors and "
                                            "rules by, e.g. {release: kube-prometheus-stack}.")
@@ -447,6 +471,20 @@ class Spec(_Model):
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     dashboards: Dashboards = Dashboards()
     autoscaling: Autoscaling | None = None
+    #: The spec file's name, set by the loader; generated files name it in their DO-NOT-EDIT header.
+    _source: str = PrivateAttr("agentwatch.yaml")
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        # The same content is the same spec, whichever file it was read from.
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = _Model.__hash__
 
     def sloth_id(self, slo: SLO) -> str:
         return f"{self.service.name}-{slo.name}"
