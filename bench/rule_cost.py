@@ -8,7 +8,7 @@ counters every SLI reads, and the 5-minute series the period windows read (agent
 through ``promtool tsdb create-blocks-from openmetrics``, one file per 2-hour block (promtool
 re-reads its whole input once per block), then compacted by Prometheus before measuring.
 
-The two rule sets — agentwatch's generated SLO rules (``agentwatch.alerts.generate_all``) and
+The two rule sets — agentwatch's generated SLO rules (``agentwatch.alerts.render``) and
 Sloth's (:mod:`agentwatch.bench.sloth_style`) — are loaded in turn, alternating over ``--rounds``,
 and ``prometheus_rule_group_last_duration_seconds`` is read from Prometheus after every evaluation
 of every group. Reported per kind of group (SLI recordings, meta recordings, alerts) and in total:
@@ -257,7 +257,7 @@ def run_size(n: int, days: float, rounds: int, evaluations: int, interval: int) 
     aw, sloth = synthetic_spec(n, "bench-aw"), synthetic_spec(n, "bench-sloth")
     rules_dir = Path(tempfile.mkdtemp(prefix="agentwatch-rule-cost-"))
     try:
-        files = alerts.generate_all(aw, "rule-cost", time_scale=1)
+        files = alerts.render(aw)
         aw_groups = [g for path, text in files.items() if Path(path).name.startswith("slo-") and "/tests/" not in path
                      for g in yaml.safe_load(text)["groups"]]
         (rules_dir / "agentwatch.yaml").write_text(yaml.safe_dump({"groups": aw_groups}, sort_keys=False))

@@ -18,7 +18,7 @@ from agentwatch.alerts import conventions as cv
 from agentwatch.alerts.context import Context, camel, decimal_text, group
 from agentwatch.alerts.sli_rules import error_and_total
 from agentwatch.alerts.windows import parse_duration, tiers
-from agentwatch.alerts.writers import dump_yaml
+from agentwatch.artefacts import dump_yaml
 from agentwatch.spec.model import Spec
 
 __all__ = ["sloth_rules"]
