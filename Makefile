@@ -4,13 +4,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 AW := $(VENV)/bin/agentwatch
-DEBIAN_PACKAGES := redis-server prometheus prometheus-alertmanager wrk
+DEBIAN_PACKAGES := redis-server redis-tools prometheus prometheus-alertmanager wrk
 STAMP := $(VENV)/.installed
+SOAK_SECONDS ?= 600
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help deps venv install generate check-generated lock lint test test-fast demo bench bench-quick capacity clean
+.PHONY: help deps venv install generate check-generated lock lint test test-fast reliability soak audit demo lab \
+	bench bench-quick capacity clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,14 +51,29 @@ lock: venv ## Re-pin constraints.txt to what the venv has (after changing depend
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 
-test: install lint ## Lint and run the whole test suite against real Redis, Prometheus and Alertmanager
-	$(VENV)/bin/pytest -q
+# Tests marked `load` assert throughput under load and need a quiet machine: `make reliability` runs them.
+test: install lint ## Lint and run the test suite against real Redis, Prometheus and Alertmanager
+	$(VENV)/bin/pytest -q -m "not load"
 
 test-fast: install ## Tests that start no services and load no model
 	$(VENV)/bin/pytest -q -m "not live and not model"
 
+reliability: install ## The reliability suite (faults, failover, overload, hostile input, privacy), overload x3 rounds
+	$(VENV)/bin/pytest -q -s tests/test_reliability_state.py tests/test_reliability_cluster.py \
+	  tests/test_reliability_overload.py tests/test_hostile_input.py tests/test_privacy.py tests/test_soak.py
+	$(PY) -m agentwatch.bench.overload --rounds 3
+
+soak: install ## Steady load for SOAK_SECONDS (default 600): RSS, fds, Redis memory, latency at start vs end
+	$(PY) -m agentwatch.bench.soak --seconds $(SOAK_SECONDS)
+
+audit: venv ## pip-audit of the pinned set (constraints.txt) against PyPI's vulnerability data
+	$(VENV)/bin/pip-audit --requirement constraints.txt --no-deps --disable-pip --progress-spinner off --desc
+
 demo: install ## Run the reference agent with a local Redis, Prometheus and Alertmanager, under load
 	$(PY) -m agentwatch.demo
+
+lab: install ## Autoscaling lab: HPA algorithm + real agents through a spike, 3 ways (~40 min; bench/results/autoscaling-lab/)
+	$(AW) lab --out bench/results/autoscaling-lab
 
 bench: install ## Run every benchmark (results in bench/results/)
 	$(PY) -m agentwatch.bench.run

@@ -6,8 +6,15 @@ Usage::
     uvicorn.run(app, host="0.0.0.0", port=8000)
 
 Routes: ``POST /v1/conversations/{id}/messages``, ``GET /v1/conversations/{id}``,
-``POST /v1/conversations/{id}/close``, ``GET /healthz``, ``GET /readyz``, ``GET /metrics``.
-Every non-2xx response is ``{"error": {"class", "message"}}`` with a class from the catalogue.
+``POST /v1/conversations/{id}/close``, the probes ``GET /healthz``, ``/startupz``, ``/readyz``
+(:mod:`agentwatch.agent.probes`) and ``GET /metrics`` — the last four on ``AGENT_ADMIN_PORT``
+instead when it is set. Every non-2xx response is ``{"error": {"class", "message"}}`` with a class
+from the catalogue. The error edge and the request telemetry are the library's
+(``install_error_handling``, ``Telemetry.instrument_app``).
+
+Middleware, outermost first: the front door (body size and time limits, admission control:
+:mod:`agentwatch.agent.admission`), server span and request metrics (telemetry), cancel on client
+disconnect, the error boundary, the routes.
 """
 
 from __future__ import annotations
@@ -16,20 +23,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Path, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
 
 from agentwatch import __version__
-from agentwatch.agent.errors import UNKNOWN_ROUTE_CLASS, AgentError
-from agentwatch.agent.middleware import BodyLimitMiddleware, ErrorBoundaryMiddleware, error_response
+from agentwatch.agent.admission import AdmissionMiddleware, CancelOnDisconnectMiddleware
+from agentwatch.agent.errors import ERROR_RESPONSES
 from agentwatch.agent.model import IntentModel
+from agentwatch.agent.probes import METRICS_PATH, OPS_PATHS, probe_router
 from agentwatch.agent.service import AgentService
 from agentwatch.agent.settings import AgentSettings
-from agentwatch.telemetry import Telemetry, TelemetrySettings
-from agentwatch.telemetry import catalogue as c
+from agentwatch.telemetry import Telemetry, TelemetrySettings, install_error_handling
 
 __all__ = ["CONVERSATION_ID_PATTERN", "MAX_TEXT_CHARS", "create_app"]
 
@@ -87,43 +91,6 @@ class CloseOut(BaseModel):
     user_turns: int
 
 
-def _validation_message(request: Request, exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
-        where = ".".join(loc[1:]) if len(loc) > 1 else (loc[0] if loc else "request")
-        if err.get("type") == "json_invalid":
-            parts.append("body: invalid JSON")
-        elif loc[:1] == ["body"] and err.get("type") in ("model_attributes_type", "dict_type"):
-            content_type = request.headers.get("content-type", "")
-            parts.append("body: must be a JSON object" if "json" in content_type
-                         else "body: must be JSON sent with Content-Type: application/json")
-        else:
-            parts.append(f"{where}: {err.get('msg', 'invalid')}")  # pydantic messages never echo input
-    return "; ".join(parts) or "invalid request"
-
-
-def _install_error_handlers(app: FastAPI, tel: Telemetry) -> None:
-    @app.exception_handler(AgentError)
-    async def _agent_error(request: Request, exc: AgentError) -> Response:
-        return error_response(tel, exc.error_class, exc.message, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        return error_response(tel, "bad_request", _validation_message(request, exc))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            return error_response(tel, UNKNOWN_ROUTE_CLASS, "no such route")
-        if exc.status_code == 405:
-            return error_response(tel, "method_not_allowed", f"method {request.method} is not allowed here",
-                                  exc.headers)
-        by_status = [k for k, v in c.ERROR_CLASS_STATUS.items() if v == exc.status_code]
-        fallback = "bad_request" if exc.status_code < 500 else "internal"
-        return error_response(tel, by_status[0] if by_status else fallback, str(exc.detail), exc.headers)
-
-
 def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | None = None, *,
                model: IntentModel | None = None) -> FastAPI:
     """Build the agent app. ``model``: an already loaded :class:`IntentModel` (tests share one).
@@ -145,43 +112,38 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
             if owns_telemetry:
                 tel.shutdown()
 
+    # No slash redirects: a redirect is built from the request's Host header (an open redirect for a
+    # forged Host), and a machine API has no use for them; '/x/' is simply not a route (404).
     app = FastAPI(title="agentwatch reference agent", version=__version__, lifespan=lifespan,
-                  redoc_url=None)
+                  redoc_url=None, redirect_slashes=False)
     app.state.service = service
     app.state.telemetry = tel
 
-    @app.post("/v1/conversations/{conversation_id}/messages", response_model=MessageOut)
+    @app.post("/v1/conversations/{conversation_id}/messages", response_model=MessageOut,
+              responses=ERROR_RESPONSES)
     async def post_message(conversation_id: ConversationId, body: MessageIn) -> dict[str, Any]:
         """Send a user message; get the agent's reply, the intent and whether a human took over."""
         return await service.message(conversation_id, body.text)
 
-    @app.get("/v1/conversations/{conversation_id}", response_model=ConversationOut)
+    @app.get("/v1/conversations/{conversation_id}", response_model=ConversationOut, responses=ERROR_RESPONSES)
     async def get_conversation(conversation_id: ConversationId) -> dict[str, Any]:
         """The conversation's status and its kept turns (oldest first)."""
         return await service.conversation(conversation_id)
 
-    @app.post("/v1/conversations/{conversation_id}/close", response_model=CloseOut)
+    @app.post("/v1/conversations/{conversation_id}/close", response_model=CloseOut, responses=ERROR_RESPONSES)
     async def close_conversation(conversation_id: ConversationId, body: CloseIn) -> dict[str, Any]:
         """End the conversation; an escalated conversation ends with outcome ``escalated``."""
         return await service.close(conversation_id, body.outcome)
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        """Alive (a failed model load makes the process unhealthy, so it gets restarted)."""
-        if service.load_error:
-            return error_response(tel, "model_not_loaded", service.load_error)
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/readyz")
-    async def readyz() -> Response:
-        """200 once the model answered its warm-up call and Redis answers; else 503 with the reason."""
-        error_class, reason = await service.readiness()
-        if error_class is not None:
-            return error_response(tel, error_class, reason)
-        return JSONResponse({"status": "ready"})
-
-    _install_error_handlers(app, tel)
-    app.add_middleware(ErrorBoundaryMiddleware, tel=tel)
-    app.add_middleware(BodyLimitMiddleware, tel=tel, max_bytes=settings.max_body_bytes)
-    tel.instrument_app(app)
+    if not settings.admin_port:
+        app.include_router(probe_router(service))
+    # The body limit is the front door's (it also bounds the body's time), so none here.
+    install_error_handling(app, tel, max_body_bytes=None)
+    app.add_middleware(CancelOnDisconnectMiddleware)
+    tel.instrument_app(app, excluded_paths=OPS_PATHS, metrics_path=METRICS_PATH)
+    app.add_middleware(AdmissionMiddleware, tel=tel, limit=service.admission_limit,  # outermost: added last
+                       max_bytes=settings.max_body_bytes, body_timeout_s=settings.body_timeout_ms / 1000,
+                       retry_after=service.batcher.retry_after_s, routes=app.router.routes)
+    if settings.admin_port:  # the telemetry library always serves /metrics; here the admin port does
+        app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != METRICS_PATH]
     return app

@@ -12,7 +12,9 @@ from agentwatch.commands import (
     capacity,
     dashboards,
     generate,
+    hpa_sim,
     imports,
+    lab,
     load,
     recommend,
     serve,
@@ -30,7 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Single-command modules contribute their commands at the top level; groups keep their name.
-for _module in (serve, validate, generate, version, load, capacity, recommend, traces):
+for _module in (serve, validate, generate, version, load, capacity, recommend, traces, hpa_sim, lab):
     app.registered_commands += _module.app.registered_commands
 app.add_typer(imports.app, name="import")
 app.add_typer(dashboards.app, name="dashboards")

@@ -5,12 +5,16 @@
    free loopback ports; the agents export every span to the receiver.
 2. The support-queue customers (Locust, ``steady`` shape) load both instances; every turn of a
    conversation may land on either.
-3. Half-way, instance B is restarted with fault injection on: conversations carry on (state lives
-   in Redis), its 5xx burn the availability error budget, the page alert fires and Alertmanager
-   delivers it to a webhook receiver in this process.
+3. Half-way, instance B is restarted as a new version (``AGENT_VERSION`` 1.1.0, A stays 1.0.0) with
+   fault injection on: conversations carry on (state lives in Redis), its 5xx burn the availability
+   error budget, the page alert fires and Alertmanager delivers it to a webhook receiver in this
+   process; the overview's release comparison row sets the two versions side by side.
 4. At the end every dashboard is rendered from the live Prometheus to ``demo-output/``, the spans
    are there as OTLP JSON lines (``spans.jsonl``), and the slowest trace and one failed trace are
    drawn as waterfalls (PNG and a tree on the terminal).
+5. The autoscaling lab, short version (``agentwatch lab --quick --scenario agent``): the HPA
+   controller's algorithm scales real agents from one to more through a load spike and back,
+   report and timeline in ``demo-output/lab/``.
 
 Run ``python -m agentwatch.demo --help`` for the knobs; ``--keep`` leaves everything running.
 """
@@ -93,6 +97,8 @@ def status_table(prometheus: PrometheusServer, inbox: WebhookReceiver) -> Table:
         table.add_row(f"requests/s {instance}", f"{value:.1f}")
     for instance, value in scalar(q.error_ratio(sel, window, by=("instance",)), "instance"):
         table.add_row(f"5xx ratio {instance}", f"{value:.1%}")
+    for version, value in scalar(q.error_ratio_by_version(sel, window), "version"):
+        table.add_row(f"5xx ratio version {version}", f"{value:.1%}")
     p99 = q.histogram_quantile(0.99, c.REQUEST_DURATION, sel, window)
     for _, value in scalar(p99):
         table.add_row("p99 latency", f"{value * 1000:.0f} ms")
@@ -133,6 +139,20 @@ def show_traces(spans_file: Path, out: Path) -> None:
         console.print(f"wrote {path}")
 
 
+def run_lab_phase(out: Path) -> None:
+    """Phase 3: the autoscaling lab's short run (its own Redis, agents and Prometheus)."""
+    console.print("[bold cyan]phase 3[/]: autoscaling lab: the HPA algorithm scales real agents through a spike")
+    result = subprocess.run([sys.executable, "-m", "agentwatch", "lab", "--quick", "--scenario", "agent",
+                             "--out", str(out)], check=False)
+    report = out / "autoscaling-lab.md"
+    if result.returncode == 0 and report.exists():
+        table = [line for line in report.read_text().splitlines() if line.startswith("| ")]
+        console.print("\n".join(table))
+        console.print(f"lab report: {report} (timeline {out / 'autoscaling-lab.png'})")
+    else:
+        console.print(f"[red]the lab phase failed (exit {result.returncode})[/]")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agentwatch-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=240, help="seconds of load in all (default 240)")
@@ -141,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=int, default=60, help="divide SLO windows by this (demo only)")
     parser.add_argument("--out", default="demo-output", help="where the dashboard renders go")
     parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
+    parser.add_argument("--no-lab", action="store_true", help="skip the autoscaling lab phase")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="agentwatch-demo-"))
@@ -161,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         rule_files, am_config = generate_rules(workdir / "rules", args.time_scale, inbox.url)
         alertmanager = stack.enter_context(AlertmanagerServer(am_config.read_text()))
         console.print("[bold]starting two agent instances (model load + warm-up)[/]")
-        agent_a = stack.enter_context(AgentProcess(env))
-        agent_b = AgentProcess(env).start()
+        agent_a = stack.enter_context(AgentProcess({**env, "AGENT_VERSION": "1.0.0"}))
+        agent_b = AgentProcess({**env, "AGENT_VERSION": "1.0.0"}).start()
         stack.callback(lambda: agent_b.close())
         targets = [f"127.0.0.1:{agent_a.port}", f"127.0.0.1:{agent_b.port}"]
         prometheus = stack.enter_context(PrometheusServer(prometheus_config(
@@ -175,10 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         drive([agent_a.url, agent_b.url], half, args.users, workdir / "load-1")
         console.print(status_table(prometheus, inbox))
 
-        console.print(f"[bold yellow]phase 2[/]: instance B restarts with {args.fault_ratio:.0%} injected 5xx;"
+        console.print(f"[bold yellow]phase 2[/]: instance B restarts as version 1.1.0 with {args.fault_ratio:.0%} "
+                      "injected 5xx;"
                       " conversations continue from Redis")
         agent_b.close()
-        agent_b = AgentProcess({**env, "AGENT_FAULT_ERROR_RATIO": str(args.fault_ratio)},
+        agent_b = AgentProcess({**env, "AGENT_VERSION": "1.1.0", "AGENT_FAULT_ERROR_RATIO": str(args.fault_ratio)},
                                port=agent_b.port).start()
         drive([agent_a.url, agent_b.url], half, args.users, workdir / "load-2")
         time.sleep(5)
@@ -192,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         show_traces(spans_file, out)  # the agents export every 0.5 s: the file is complete by now
         pages = [a for path, a in inbox.received if path.endswith("/page")]
         console.print(f"[bold]{len(inbox.received)} alert notifications delivered, {len(pages)} pages[/]")
+        if not args.no_lab:
+            run_lab_phase(out / "lab")
         if args.keep:
             console.print("everything keeps running; Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):

@@ -21,18 +21,21 @@ def _fmt_bound(bound: float) -> str:
 
 
 def catalogue_markdown() -> str:
-    """The metric catalogue as a Markdown table (name, kind, labels, buckets, help)."""
-    rows = ["| metric | kind | labels | buckets | meaning |", "|---|---|---|---|---|"]
+    """The metric catalogue as a Markdown table (name, kind, labels, buckets, group, help)."""
+    rows = ["| metric | kind | labels | buckets | group | meaning |", "|---|---|---|---|---|---|"]
     for m in c.METRICS:
         labels = ", ".join(f"`{label}`" for label in m.labels) or "—"
         buckets = ", ".join(_fmt_bound(b) for b in m.buckets) if m.buckets else "—"
-        rows.append(f"| `{m.name}` | {m.kind} | {labels} | {buckets} | {m.help} |")
+        rows.append(f"| `{m.name}` | {m.kind} | {labels} | {buckets} | `{m.group}` | {m.help} |")
     rows.append("")
     rows.append("Closed label values: " + "; ".join(
         f"`{d.name}` ∈ {{{', '.join(d.values)}}}" for d in c.LABELS.values()
         if d.values is not None and d.name != "code") + "; `code` is the HTTP status (100-599); "
-        "`route`, `model` and `version` are closed per process (route templates, configured model "
-        "names, the running version). Anything else is folded into `other`.")
+        "`route`, `model`, `version`, `agentwatch_version` and `model_revision` are closed per process "
+        "(route templates, configured model names, the running versions and model revision). Anything "
+        "else is folded into `other`. These are the reference agent's values: an application declares "
+        "its own intents, error classes, models, outcomes and escalation reasons (see *Adopt agentwatch "
+        "in your agent*).")
     return "\n".join(rows)
 
 

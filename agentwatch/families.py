@@ -9,7 +9,8 @@ family         generator (package)              writes under
 =============  ==============================  ==================================================
 rules          ``agentwatch.alerts``            ``alerts/generated/`` (+ ``tests/``)
 dashboards     ``agentwatch.dashboards``        ``dashboards/generated/``
-k8s            ``agentwatch.k8s``               ``k8s/generated/``
+k8s            ``agentwatch.k8s``               ``k8s/generated/`` (base, overlays)
+canary         ``agentwatch.k8s.canary``        ``k8s/generated/canary/``
 compose        ``agentwatch.compose``           ``compose/generated/``
 collector      ``agentwatch.otel_collector``    ``otel-collector/generated/``
 =============  ==============================  ==================================================
@@ -78,6 +79,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("dashboards", "Grafana dashboards (provisioning and import forms) and provisioning YAML",
            "agentwatch.dashboards.export", extra="dashboards"),
     Family("k8s", "kustomize base and the hpa / keda overlays", "agentwatch.k8s"),
+    Family("canary", "canary analysis from the SLOs: Argo Rollouts AnalysisTemplate, Flagger MetricTemplates "
+           "and Canary", "agentwatch.k8s.canary"),
     Family("compose", "the docker compose stack's Alertmanager config", "agentwatch.compose"),
     Family("collector", "the OpenTelemetry Collector config", "agentwatch.otel_collector"),
 )

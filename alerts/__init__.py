@@ -1,7 +1,8 @@
 """agentwatch.alerts: SLO spec → Prometheus recording, burn-rate and KPI rules, Alertmanager config.
 
 An ordered chain of pure stages (like Sloth's plugin chain): ``sli_rules`` → ``meta_rules`` →
-``slo_alerts`` → ``kpi_rules``; then writers turn the groups into files. The ``rules`` family of
+``slo_alerts`` → ``kpi_rules`` → ``release_rules`` (the same SLIs and KPIs by agent version, and the
+version-regression alert); then writers turn the groups into files. The ``rules`` family of
 ``agentwatch.families``.
 
 Usage::
@@ -18,6 +19,7 @@ from agentwatch.alerts.alertmanager import alertmanager_config
 from agentwatch.alerts.context import Context
 from agentwatch.alerts.kpi_rules import kpi_rules
 from agentwatch.alerts.meta_rules import meta_rules
+from agentwatch.alerts.release_rules import release_rules
 from agentwatch.alerts.sli_rules import sli_rules
 from agentwatch.alerts.slo_alerts import slo_alerts
 from agentwatch.alerts.unit_tests import slo_unit_tests
@@ -28,6 +30,7 @@ __all__ = [
     "GENERATED_DIR",
     "KPI_RULES",
     "PROMETHEUS_RULE",
+    "RELEASE_RULES",
     "TESTS_DIR",
     "render",
     "slo_groups",
@@ -38,6 +41,7 @@ GENERATED_DIR = "alerts/generated"
 TESTS_DIR = f"{GENERATED_DIR}/tests"
 KPI_RULES = f"{GENERATED_DIR}/kpi-rules.yaml"
 PROMETHEUS_RULE = f"{GENERATED_DIR}/prometheusrule.yaml"
+RELEASE_RULES = f"{GENERATED_DIR}/release-rules.yaml"
 
 
 def slo_rules_path(slo_name: str) -> str:
@@ -62,10 +66,11 @@ def render(spec: Spec, time_scale: int = 1) -> dict[str, str]:
     promtool unit tests, which test the real windows.
     """
     ctx = Context(spec, time_scale)
-    by_slo, kpi = slo_groups(ctx), kpi_rules(ctx)
+    by_slo, kpi, releases = slo_groups(ctx), kpi_rules(ctx), release_rules(ctx)
     files = {slo_rules_path(name): rule_file(groups, time_scale) for name, groups in by_slo.items()}
     files[KPI_RULES] = rule_file(kpi, time_scale)
-    every_group = [g for groups in by_slo.values() for g in groups] + kpi
+    files[RELEASE_RULES] = rule_file(releases, time_scale)
+    every_group = [g for groups in by_slo.values() for g in groups] + kpi + releases
     files[PROMETHEUS_RULE] = prometheus_rule(f"{spec.service.name}-slos", every_group, time_scale)
     files[f"{GENERATED_DIR}/alertmanager.yaml"] = alertmanager_config(spec, time_scale)
     if time_scale == 1:

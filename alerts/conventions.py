@@ -13,10 +13,12 @@ __all__ = [
     "GROUP_KPI",
     "GROUP_META",
     "GROUP_SLI",
+    "GROUP_VERSIONS",
     "LABEL_ID",
     "LABEL_SERVICE",
     "LABEL_SEVERITY",
     "LABEL_SLO",
+    "LABEL_VERSION",
     "LABEL_WINDOW",
     "SLI_ERROR_EVENTS_RATE",
     "SLI_ERROR_WINDOWS",
@@ -28,7 +30,9 @@ __all__ = [
     "SLO_PERIOD_BURN_RATE",
     "SLO_PERIOD_ERROR_BUDGET_REMAINING",
     "SLO_TIME_PERIOD_DAYS",
+    "VERSION_ALERT",
     "sli_error_rule",
+    "version_rule",
 ]
 
 #: ``slo:sli_error:ratio_rate<window>``; the SLO-period window (e.g. 30d) is added per SLO.
@@ -68,3 +72,27 @@ GROUP_SLI = "sloth-slo-sli-recordings-{id}"
 GROUP_META = "sloth-slo-meta-recordings-{id}"
 GROUP_ALERTS = "sloth-slo-alerts-{id}"
 GROUP_KPI = "agentwatch-kpi-alerts-{service}"
+
+# agentwatch additions: the same SLIs and KPIs per agent version (``agent_build_info`` joins).
+#: The version label the joins carry (``agent_build_info{version}``).
+LABEL_VERSION = "version"
+#: Recording rules by version; ``{window}`` is the real window text (time scaling keeps names).
+SLO_VERSION_ERROR_EVENTS = "slo_version:sli_error_events:rate{window}"
+SLO_VERSION_TOTAL_EVENTS = "slo_version:sli_total_events:rate{window}"
+SLO_VERSION_ERROR_RATIO = "slo_version:sli_error:ratio_rate{window}"
+VERSION_REQUESTS = "version:agent_requests:rate{window}"
+VERSION_ERROR_RATIO = "version:agent_request_errors:ratio_rate{window}"
+VERSION_LATENCY_P99 = "version:agent_request_duration_seconds:p99_rate{window}"
+VERSION_ESCALATION = "version:conversations_escalated:ratio_rate{window}"
+VERSION_FCR = "version:conversations_resolved_first_contact:ratio_rate{window}"
+VERSION_ENDED = "version:agent_conversations_ended:rate{window}"
+VERSION_INSTANCES = "version:agent_instances:count"
+VERSION_START_TIME = "version:process_start_time_seconds:min"
+GROUP_VERSIONS = "agentwatch-versions-{service}"
+#: The version-regression alert (one per SLO, told apart by ``sloth_slo``).
+VERSION_ALERT = f"{ALERT_PREFIX}VersionRegression"
+
+
+def version_rule(template: str, window: str = "") -> str:
+    """A by-version recording-rule name from its template and (real) window."""
+    return template.format(window=window)

@@ -1,9 +1,11 @@
 """Stage 4: KPI and operational alerts, read from catalogue metrics through ``agentwatch.promql``.
 
-Inputs: the spec's ``kpis`` thresholds. Output: one group, ``agentwatch-kpi-alerts-<service>``:
-escalation rate high, first-contact resolution low, error-class spike, queue saturated, model
-not loaded, state-store errors, and no traffic when traffic is expected (there was some at the
-same time ``baseline_offset`` ago). A disabled threshold (``enabled: false``) emits nothing.
+Inputs: the KPIs the spec's ``kpis`` section names (none without the section) and the
+application's declared error classes. Output: one group, ``agentwatch-kpi-alerts-<service>``, with
+an alert per named KPI: escalation rate high, first-contact resolution low, error-class spike (by
+default over every declared 5xx or 429 class), queue saturated, model not loaded, state-store
+errors, and no traffic when traffic is expected (there was some at the same time
+``baseline_offset`` ago). A disabled threshold (``enabled: false``) emits nothing.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ def _fcr(ctx: Context, t: Threshold) -> str:
 
 
 def _spike(ctx: Context, t: Threshold) -> str:
-    return q.error_class_spike(ctx.kpi_selector(), ctx.d(t.window), t.classes, t.above or 0,
+    classes = t.classes or tuple(name for name, status in ctx.spec.closed_sets.error_status.items()
+                                 if status >= 500 or status == 429)
+    return q.error_class_spike(ctx.kpi_selector(), ctx.d(t.window), classes, t.above or 0,
                                t.spike_factor, ctx.d(t.baseline_offset))
 
 
@@ -48,7 +52,7 @@ def _state(ctx: Context, t: Threshold) -> str:
 
 
 def _no_traffic(ctx: Context, t: Threshold) -> str:
-    route = ctx.spec.kpis.route
+    route = ctx.spec.kpis.route if ctx.spec.kpis else None
     sel = ctx.kpi_selector(**({"route": route} if route else {}))
     return q.no_traffic(sel, ctx.d(t.window), t.below or 0, ctx.d(t.baseline_offset))
 
@@ -89,11 +93,11 @@ def _num(value: float | None) -> str:
 
 def kpi_rules(ctx: Context) -> list[dict]:
     kpis = ctx.spec.kpis
+    if kpis is None:
+        return []
     rules: list[Rule] = []
-    for field, (name, build, summary, description) in KPI_ALERTS.items():
-        t: Threshold = getattr(kpis, field)
-        if not t.enabled:
-            continue
+    for field, t in kpis.declared().items():
+        name, build, summary, description = KPI_ALERTS[field]
         facts = {"above": _num(t.above), "below": _num(t.below),
                  "window": t.window, "factor": f"{t.spike_factor:g}", "baseline": t.baseline_offset,
                  "for_": t.for_, "route": kpis.route or "any route"}

@@ -36,7 +36,7 @@ QUICK_DIR = RESULTS_DIR / "quick"
 README = Path("README.md")
 #: Order of the benchmarks in every table (issue order).
 ORDER = ("telemetry_overhead", "instrumentation", "serving", "state_cost", "cardinality", "cold_start", "memory",
-         "rule_cost")
+         "overload", "rule_cost")
 
 
 def _fmt(value: Any) -> str:
@@ -93,6 +93,8 @@ def render_result(result: Mapping[str, Any]) -> str:
 def load_results(directory: Path = RESULTS_DIR) -> list[dict[str, Any]]:
     """Every ``<name>.json`` in ``directory``, in issue order."""
     found = {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
+    # Other JSON lives here too (hpa_tuning.json, capacity data): only benchmark results have targets.
+    found = {k: v for k, v in found.items() if isinstance(v, dict) and "targets" in v and "rows" in v}
     return [found[n] for n in ORDER if n in found] + [v for k, v in found.items() if k not in ORDER]
 
 

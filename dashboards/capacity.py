@@ -120,4 +120,5 @@ def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
     return build_dashboard(
         STEM, "Is the fleet big enough? The HPA's signals, saturation, replicas and per-pod resources.",
         sections, [*datasource_variables(jaeger=False), *agent_variables(cfg.selector), *_k8s_variables()],
-        tags=["capacity", "autoscaling"], time_from="now-3h", refresh="30s", generated_note=note)
+        tags=["capacity", "autoscaling"], time_from="now-3h", refresh="30s", generated_note=note,
+        emitted=cfg.emitted)

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentwatch.telemetry import catalogue as c
+
 __all__ = [
     "DASHBOARD_FILES",
     "JAEGER_UID",
@@ -58,6 +60,11 @@ class DashboardConfig:
     slo_names: tuple[str, ...] = ()
     latency_threshold_seconds: float = 1.0
     queue_length_target: float = 8.0
+    #: ``releases.window`` / ``kpi_window``: the by-version recordings the release row reads.
+    release_window: str = "10m"
+    release_kpi_window: str = "1h"
+    #: Metric groups the service emits (``catalogue.METRIC_GROUPS``); panels on others are left out.
+    emitted: frozenset[str] = frozenset(c.METRIC_GROUPS)
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -71,8 +78,10 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
 def from_spec(spec: Any = None) -> DashboardConfig:
     """Build the config from an ``agentwatch.spec.Spec`` (or an equivalent mapping); ``None``: defaults.
 
-    Read: ``service.name``/``selector``, SLO names, the first latency SLI's ``threshold``, and the
-    optional ``dashboards: {trace_service}`` and ``autoscaling: {queue_length_target}`` keys.
+    Read: ``service.name``/``selector``, SLO names, the first latency SLI's ``threshold``, the
+    optional ``dashboards: {trace_service}``, ``autoscaling: {queue_length_target}`` and
+    ``releases: {window, kpi_window}`` keys, and ``application: {metrics}`` (every group without an
+    ``application`` section: the reference agent).
     """
     defaults = DashboardConfig()
     if spec is None:
@@ -82,6 +91,9 @@ def from_spec(spec: Any = None) -> DashboardConfig:
     latency = [_get(_get(_get(s, "sli"), "latency"), "threshold") for s in slos]
     threshold = next((float(t) for t in latency if isinstance(t, int | float)), None)
     target = _get(_get(spec, "autoscaling"), "queue_length_target")
+    application = _get(spec, "application")
+    emitted = frozenset(_get(application, "metrics", ("http",))) if application is not None else defaults.emitted
+    releases = _get(spec, "releases")
     return DashboardConfig(
         service=_get(service, "name") or defaults.service,
         trace_service=_get(_get(spec, "dashboards"), "trace_service") or defaults.trace_service,
@@ -89,4 +101,7 @@ def from_spec(spec: Any = None) -> DashboardConfig:
         slo_names=tuple(str(_get(s, "name")) for s in slos),
         latency_threshold_seconds=threshold or defaults.latency_threshold_seconds,
         queue_length_target=float(target) if isinstance(target, int | float) else defaults.queue_length_target,
+        release_window=_get(releases, "window") or defaults.release_window,
+        release_kpi_window=_get(releases, "kpi_window") or defaults.release_kpi_window,
+        emitted=emitted,
     )

@@ -128,10 +128,13 @@ def render(spec: Spec) -> dict[str, str]:
     """Every dashboard file, keyed by path relative to the output root. Pure.
 
     The ``dashboards`` family of ``agentwatch.families``; each dashboard's description names
-    ``spec.source`` (JSON has no comments to carry the DO-NOT-EDIT header).
+    ``spec.source`` (JSON has no comments to carry the DO-NOT-EDIT header). A dashboard left with no
+    panel by the spec's ``application.metrics`` is not written.
     """
     files: dict[str, str] = {}
     for stem, dashboard in build_all(from_spec(spec), spec.source).items():
+        if not dashboard.panels:
+            continue  # every panel reads metrics the service does not emit (application.metrics)
         data = provisioning_form(dashboard)
         files[f"{PROVISIONING_DIR}/{stem}.json"] = _json(data)
         files[f"{IMPORT_DIR}/{stem}.json"] = _json(import_form(data))

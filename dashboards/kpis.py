@@ -105,4 +105,5 @@ def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
     return build_dashboard(
         STEM, "Customer-service outcomes: escalations, first-contact resolution, conversation length "
         "and intents.", dash_sections, [*datasource_variables(jaeger=False), *agent_variables(cfg.selector), window],
-        tags=["kpi", "business"], time_from="now-24h", refresh="1m", generated_note=note)
+        tags=["kpi", "business"], time_from="now-24h", refresh="1m", generated_note=note,
+        emitted=cfg.emitted)

@@ -1,18 +1,26 @@
 """Place panels on Grafana's 24-column grid: rows of sections, panels left to right, wrapping.
 
 Layout is data (``Section(title, [Cell(panel, w, h), ...])``); ``place`` assigns ``gridPos`` and
-sequential panel ids, so ids and positions are stable and never overlap.
+sequential panel ids, so ids and positions are stable and never overlap. ``emitted_only`` drops,
+before placing, every panel that reads a catalogue metric of a group the service does not emit
+(and every row left empty), so a service's dashboards show only what it records.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import attr
 from grafanalib import core as g
 
-__all__ = ["GRID_COLUMNS", "Cell", "Section", "place"]
+from agentwatch.telemetry import catalogue as c
+
+__all__ = ["GRID_COLUMNS", "Cell", "Section", "emitted_only", "metric_groups", "place"]
+
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_SERIES = {name: m for m in c.METRICS for name in (m.name, *m.series_names)}
 
 GRID_COLUMNS = 24
 
@@ -24,6 +32,9 @@ class Cell:
     panel: g.Panel
     w: int = 12
     h: int = 8
+    #: Metric groups the panel needs besides those its queries name (it reads recording rules
+    #: derived from them), so ``emitted_only`` drops it with them.
+    needs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -57,3 +68,16 @@ def place(sections: Sequence[Section]) -> list[g.Panel]:
             row_height = max(row_height, cell.h)
         y += row_height
     return panels
+
+
+def metric_groups(panel: g.Panel) -> set[str]:
+    """Groups (``catalogue.METRIC_GROUPS``) of the catalogue metrics the panel's queries read."""
+    exprs = [getattr(t, "expr", "") for t in getattr(panel, "targets", None) or ()]
+    return {_SERIES[name].group for expr in exprs for name in _NAME.findall(expr) if name in _SERIES}
+
+
+def emitted_only(sections: Sequence[Section], groups: Collection[str]) -> list[Section]:
+    """``sections`` without the panels that read a group outside ``groups``, and without empty rows."""
+    kept = [Section(s.title, [cell for cell in s.cells if metric_groups(cell.panel) | cell.needs <= set(groups)])
+            for s in sections]
+    return [s for s in kept if s.cells]

@@ -135,4 +135,5 @@ def build(cfg: DashboardConfig, note: str) -> g.Dashboard:
         [_summary(overview), _budget(), _traffic(cfg)],
         [*datasource_variables(jaeger=False), *slo_variables(), *agent_variables(cfg.selector)],
         tags=["slo"], time_from="now-7d", refresh="1m", generated_note=note,
+        emitted=cfg.emitted,
     )

@@ -1,10 +1,12 @@
 """Template variables and the label selector they form, shared by the dashboards.
 
-``datasource`` (Prometheus) and ``jaeger`` are datasource variables; ``namespace``, ``job`` and
-``instance`` are chained ``label_values`` queries on ``agent_build_info`` (always 1, one series per
-process). ``namespace`` and ``instance`` default to *All* = ``.*``, which also matches a series
-without the label, so the dashboards work outside Kubernetes; ``job`` expands *All* to the agent
-jobs only, so ``up{job=~"$job"}`` never counts unrelated targets.
+``datasource`` (Prometheus) and ``jaeger`` are datasource variables; ``namespace``, ``job``,
+``version`` and ``instance`` are chained ``label_values`` queries on ``agent_build_info`` (always 1,
+one series per process). ``namespace``, ``version`` and ``instance`` default to *All* = ``.*``,
+which also matches a series without the label, so the dashboards work outside Kubernetes; ``job``
+expands *All* to the agent jobs only, so ``up{job=~"$job"}`` never counts unrelated targets.
+Picking a version narrows ``instance`` to that version's processes, so every panel shows just it;
+the release-comparison panels filter their by-version recordings on ``version`` directly.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "AGENT_SELECTOR",
     "NAMESPACE_SELECTOR",
     "SLO_SELECTOR",
+    "VERSION_SELECTOR",
     "Variable",
     "agent_variables",
     "datasource_variables",
@@ -35,6 +38,8 @@ PROMETHEUS_DS = {"type": "prometheus", "uid": "${datasource}"}
 AGENT_SELECTOR = q.selector(namespace="~$namespace", job="~$job", instance="~$instance")
 #: Selector for kube-state-metrics / cAdvisor series (no agent job there).
 NAMESPACE_SELECTOR = q.selector(namespace="~$namespace")
+#: Selector of by-version recordings (they carry ``version``, never ``instance``).
+VERSION_SELECTOR = q.selector(version="~$version")
 #: Selector on the Sloth-compatible SLO labels.
 SLO_SELECTOR = q.selector(**{conv.LABEL_SERVICE: "~$service", conv.LABEL_SLO: "~$slo"})
 
@@ -74,7 +79,7 @@ def datasource_variables(*, jaeger: bool) -> list[g.Template]:
 
 def agent_variables(service_selector: Mapping[str, str] | None = None, *,
                     namespace: bool = True) -> list[g.Template]:
-    """``namespace`` (optional), ``job`` and ``instance``, chained on ``agent_build_info``.
+    """``namespace`` (optional), ``job``, ``version`` and ``instance``, chained on ``agent_build_info``.
 
     ``service_selector`` (the spec's ``service.selector``) narrows every variable query.
     """
@@ -88,8 +93,11 @@ def agent_variables(service_selector: Mapping[str, str] | None = None, *,
     ns = q.join_selectors(base, NAMESPACE_SELECTOR if namespace else "")
     out.append(_query_var("job", "Job", f"label_values({q.series(info, ns)}, job)", all_value=None,
                           description="Prometheus scrape job of the agents."))
+    jobs = q.join_selectors(ns, q.selector(job="~$job"))
+    out.append(_query_var("version", "Version", f"label_values({q.series(info, jobs)}, version)", all_value=".*",
+                          description="Agent version (AGENT_VERSION); picking one narrows the instances to it."))
     out.append(_query_var("instance", "Instance",
-                          f"label_values({q.series(info, q.join_selectors(ns, q.selector(job='~$job')))}, "
+                          f"label_values({q.series(info, q.join_selectors(jobs, VERSION_SELECTOR))}, "
                           "instance)", all_value=".*", description="One agent process (pod)."))
     return out
 

@@ -3,8 +3,9 @@
 Layout (paths relative to the repository root)::
 
     k8s/generated/base/               Deployment, Service, ServiceMonitor, PodDisruptionBudget, PrometheusRule
-    k8s/generated/overlays/hpa/       base + autoscaling/v2 HPA + prometheus-adapter ConfigMap
+    k8s/generated/overlays/hpa/       base + autoscaling/v2 HPA + pre-warm CronJobs and their RBAC
     k8s/generated/overlays/keda/      base + KEDA ScaledObject (never together with the HPA)
+    k8s/generated/prometheus-adapter/ the adapter rules as Helm values and as a kube-prometheus mixin
 
 The PrometheusRule is the alerts generator's ``alerts/generated/prometheusrule.yaml``, byte for
 byte. The ``k8s`` family of ``agentwatch.families``: pure, no I/O.
@@ -23,17 +24,21 @@ import yaml
 
 from agentwatch.alerts import PROMETHEUS_RULE
 from agentwatch.alerts import render as render_alerts
-from agentwatch.artefacts import dump_yaml
-from agentwatch.k8s.adapter import adapter_config, adapter_config_map
+from agentwatch.artefacts import dump_yaml, header
+from agentwatch.k8s.adapter import helm_values, kube_prometheus_jsonnet
 from agentwatch.k8s.autoscalers import horizontal_pod_autoscaler, scaled_object
+from agentwatch.k8s.prewarm import prewarm_objects
 from agentwatch.k8s.workload import deployment, pod_disruption_budget, service, service_monitor, settings
 from agentwatch.spec import Spec
 
-__all__ = ["BASE", "K8S_DIR", "OVERLAYS", "render"]
+__all__ = ["ADAPTER_DIR", "BASE", "HELM_VALUES", "K8S_DIR", "KUBE_PROMETHEUS_MIXIN", "OVERLAYS", "render"]
 
 K8S_DIR = "k8s/generated"
 BASE = f"{K8S_DIR}/base"
 OVERLAYS = {"hpa": f"{K8S_DIR}/overlays/hpa", "keda": f"{K8S_DIR}/overlays/keda"}
+ADAPTER_DIR = f"{K8S_DIR}/prometheus-adapter"
+HELM_VALUES = f"{ADAPTER_DIR}/helm-values.yaml"
+KUBE_PROMETHEUS_MIXIN = f"{ADAPTER_DIR}/agentwatch-adapter.libsonnet"
 
 
 def _kustomization(resources: list[str], namespace: str | None = None,
@@ -80,14 +85,19 @@ def render(spec: Spec) -> dict[str, str]:
     files = {f"{BASE}/{name}": text for name, text in base.items()}
     files[f"{BASE}/kustomization.yaml"] = _kustomization(list(base), cfg.namespace,
                                                           _rule_labels_patch(spec, rule_text))
-    adapter_text = dump_yaml(adapter_config(spec))
-    hpa = {"horizontalpodautoscaler.yaml": dump_yaml(horizontal_pod_autoscaler(spec)),
-           "prometheus-adapter-config.yaml": dump_yaml(adapter_config_map(spec, adapter_text))}
+    hpa = {"horizontalpodautoscaler.yaml": dump_yaml(horizontal_pod_autoscaler(spec))}
+    prewarm = prewarm_objects(spec)
+    if prewarm:
+        hpa["prewarm.yaml"] = "---\n".join(dump_yaml(o) for o in prewarm)
     keda = {"scaledobject.yaml": dump_yaml(scaled_object(spec))}
     for overlay, extra in (("hpa", hpa), ("keda", keda)):
         root = OVERLAYS[overlay]
         files.update({f"{root}/{name}": text for name, text in extra.items()})
         files[f"{root}/kustomization.yaml"] = _kustomization(
             ["../../base", *extra], patches=[_hand_replicas_to_autoscaler(spec)])
+    files[HELM_VALUES] = ("# prometheus-community/prometheus-adapter: helm upgrade ... -f helm-values.yaml "
+                          "(k8s/README.md)\n" + dump_yaml(helm_values(spec)))
+    # The family's stamp covers YAML only; jsonnet takes the same '#' comment.
+    files[KUBE_PROMETHEUS_MIXIN] = kube_prometheus_jsonnet(spec, header(spec.source))
     return dict(sorted(files.items()))
 

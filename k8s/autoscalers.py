@@ -1,8 +1,14 @@
 """The two autoscalers of the agent Deployment: an ``autoscaling/v2`` HPA or a KEDA ScaledObject.
 
-Both follow the same signals (``autoscaling_metrics``: queue length per pod, optionally requests
-in flight per pod) with the same ``behavior``; an overlay applies exactly one of them, never both
-(two controllers fighting over one Deployment's replicas).
+Both follow the same smoothed signals (``adapter.signals``: queue length per pod, mean inference
+time per pod, optionally requests in flight) with the same ``behavior``; an overlay applies
+exactly one of them, never both (two controllers fighting over one Deployment's replicas).
+
+KEDA's prometheus triggers run the adapter's own per-pod query for the whole namespace, summed:
+with ``metricType: AverageValue`` the HPA KEDA creates divides that sum by the replica count,
+which is the per-pod average the adapter's HPA sees. Every trigger carries
+``metricType: AverageValue`` explicitly: KEDA 2.14-2.16 reject a ScaledObject with ``fallback``
+when any trigger (the cron one included) leaves it unset (kedacore/keda#6538, fixed in 2.17).
 
 Usage::
 
@@ -17,11 +23,14 @@ from decimal import Decimal
 from typing import Any
 
 from agentwatch import promql as q
-from agentwatch.k8s.adapter import autoscaling_metrics
+from agentwatch.k8s.adapter import adapter_rules, render_namespace_query, signals
 from agentwatch.k8s.workload import metadata, settings
 from agentwatch.spec.model import ScalingPolicy, Spec
 
 __all__ = ["behavior", "horizontal_pod_autoscaler", "keda_queries", "quantity", "quantity_text", "scaled_object"]
+
+#: Every KEDA trigger states its metric type (see the module docstring).
+KEDA_METRIC_TYPE = "AverageValue"
 
 
 def quantity(value: float) -> str:
@@ -43,7 +52,7 @@ def _policy(policy: ScalingPolicy) -> dict[str, Any]:
 
 
 def behavior(spec: Spec) -> dict[str, Any]:
-    """Scale up fast (no stabilisation), scale down slowly (a stabilisation window)."""
+    """Scale up fast (a short stabilisation), scale down slowly (a long one)."""
     cfg = settings(spec)
     return {"scaleUp": _policy(cfg.scale_up), "scaleDown": _policy(cfg.scale_down)}
 
@@ -55,9 +64,9 @@ def _target_ref(spec: Spec) -> dict[str, str]:
 def horizontal_pod_autoscaler(spec: Spec) -> dict[str, Any]:
     """HPA on Pods metrics served by prometheus-adapter (metric names = the adapter's names)."""
     cfg = settings(spec)
-    metrics = [{"type": "Pods", "pods": {"metric": {"name": metric.name},
-                                         "target": {"type": "AverageValue", "averageValue": quantity(target)}}}
-               for metric, target in autoscaling_metrics(spec)]
+    metrics = [{"type": "Pods", "pods": {"metric": {"name": s.name},
+                                         "target": {"type": "AverageValue", "averageValue": quantity(s.target)}}}
+               for s in signals(spec)]
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -68,24 +77,24 @@ def horizontal_pod_autoscaler(spec: Spec) -> dict[str, Any]:
 
 
 def keda_queries(spec: Spec) -> dict[str, str]:
-    """Trigger name → PromQL summing the metric over the Deployment's namespace.
+    """Trigger name → PromQL: the sum over the namespace's pods of the adapter's per-pod query."""
+    namespace = settings(spec).namespace
+    return {s.trigger_name: q.sum_by(render_namespace_query(rule, namespace))
+            for s, rule in zip(signals(spec), adapter_rules(spec), strict=True)}
 
-    KEDA divides the sum by the replica count (``AverageValue``), which gives the same per-pod
-    average the HPA reads through the adapter.
-    """
-    cfg = settings(spec)
-    sel = q.join_selectors(q.selector(namespace=cfg.namespace), q.selector(**spec.service.selector))
-    return {metric.name.replace("_", "-"): q.sum_by(q.series(metric.name, sel))
-            for metric, _target in autoscaling_metrics(spec)}
+
+def _cron(name: str, timezone: str, start: str, end: str, replicas: int) -> dict[str, Any]:
+    return {"type": "cron", "name": name, "metricType": KEDA_METRIC_TYPE,
+            "metadata": {"timezone": timezone, "start": start, "end": end, "desiredReplicas": str(replicas)}}
 
 
 def scaled_object(spec: Spec) -> dict[str, Any]:
-    """KEDA ScaledObject: prometheus triggers on the HPA's signals, fallback, optional business hours."""
+    """KEDA ScaledObject: prometheus triggers on the HPA's signals, fallback, the pre-warm cron."""
     cfg = settings(spec)
     keda = cfg.keda
-    targets = {metric.name.replace("_", "-"): target for metric, target in autoscaling_metrics(spec)}
+    targets = {s.trigger_name: s.target for s in signals(spec)}
     triggers: list[dict[str, Any]] = [
-        {"type": "prometheus", "name": name, "metricType": "AverageValue",
+        {"type": "prometheus", "name": name, "metricType": KEDA_METRIC_TYPE,
          # KEDA reads metadata as strings only: every value is quoted.
          "metadata": {"serverAddress": keda.server_address, "query": query,
                       "threshold": quantity_text(targets[name]),
@@ -93,11 +102,12 @@ def scaled_object(spec: Spec) -> dict[str, Any]:
                       "ignoreNullValues": "false"}}
         for name, query in keda_queries(spec).items()
     ]
+    if cfg.prewarm is not None:
+        pre = cfg.prewarm
+        triggers.append(_cron("prewarm", pre.timezone, pre.start_cron, pre.end_cron, pre.min_replicas))
     if keda.business_hours is not None:
         hours = keda.business_hours
-        triggers.append({"type": "cron", "name": "business-hours",
-                         "metadata": {"timezone": hours.timezone, "start": hours.start, "end": hours.end,
-                                      "desiredReplicas": str(hours.desired_replicas)}})
+        triggers.append(_cron("business-hours", hours.timezone, hours.start, hours.end, hours.desired_replicas))
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",

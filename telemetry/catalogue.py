@@ -25,19 +25,25 @@ from typing import Literal
 
 __all__ = [
     "CATALOGUE_BY_NAME",
+    "DECLARABLE_LABELS",
     "ERROR_CLASSES",
     "ERROR_CLASS_STATUS",
+    "ESCALATED",
     "ESCALATION_REASONS",
     "EXEMPLAR_SPAN_ID",
     "EXEMPLAR_TRACE_ID",
     "EXTERNAL_METRICS",
     "INTENTS",
     "LABELS",
+    "LIBRARY_ERROR_CLASSES",
     "METRICS",
+    "METRIC_GROUPS",
     "OTHER",
     "OUTCOMES",
     "PROCESS_CPU_SECONDS",
     "PROCESS_RESIDENT_MEMORY",
+    "RESOLVED",
+    "STATE_STORE_UNAVAILABLE",
     "LabelDef",
     "MetricDef",
     "bucket_label",
@@ -60,6 +66,7 @@ ERROR_CLASS_STATUS: Mapping[str, int] = {
     "context_not_found": 404,
     "route_not_found": 404,
     "method_not_allowed": 405,
+    "request_timeout": 408,
     "conversation_closed": 409,
     "payload_too_large": 413,
     "overloaded": 429,
@@ -67,11 +74,21 @@ ERROR_CLASS_STATUS: Mapping[str, int] = {
     "injected_fault": 500,
     "model_not_loaded": 503,
     "state_store_unavailable": 503,
+    "shutting_down": 503,
     "inference_timeout": 504,
 }
 ERROR_CLASSES: tuple[str, ...] = tuple(ERROR_CLASS_STATUS)
+#: The class the state-store-errors KPI reads.
+STATE_STORE_UNAVAILABLE = "state_store_unavailable"
+#: The classes the library itself answers with at the HTTP edge, queue and readiness checks; every
+#: application has them, whatever else it declares (``agentwatch.telemetry.closed_sets``).
+LIBRARY_ERROR_CLASSES: Mapping[str, int] = {
+    name: ERROR_CLASS_STATUS[name]
+    for name in ("bad_request", "route_not_found", "method_not_allowed", "request_timeout", "payload_too_large",
+                 "overloaded", "internal", "model_not_loaded", "shutting_down", "inference_timeout")
+}
 
-#: Customer-service intents the reference agent classifies.
+#: Customer-service intents the reference agent classifies (an application declares its own).
 INTENTS: tuple[str, ...] = (
     "order_status",
     "refund",
@@ -95,15 +112,29 @@ ESCALATION_REASONS: tuple[str, ...] = (
     "max_turns",
 )
 
-#: How a conversation ended. ``resolved`` means resolved without escalation (first contact).
-OUTCOMES: tuple[str, ...] = ("resolved", "escalated", "abandoned")
+#: Outcome values the escalation-rate and first-contact-resolution KPIs read.
+RESOLVED, ESCALATED = "resolved", "escalated"
+#: How a conversation ended. ``resolved`` means resolved without escalation (first contact);
+#: ``abandoned`` is the client saying the user gave up; ``timed_out`` is a conversation nobody closed,
+#: ended by the agent after the configured idle time (so every started conversation ends once).
+OUTCOMES: tuple[str, ...] = (RESOLVED, ESCALATED, "abandoned", "timed_out")
 
 HTTP_METHODS: tuple[str, ...] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 #: Every status code a response can carry; the set is finite, so it is closed too.
 HTTP_CODES: tuple[str, ...] = tuple(str(c) for c in range(100, 600))
-INFERENCE_OPERATIONS: tuple[str, ...] = ("classify", "generate", "warmup")
+INFERENCE_OPERATIONS: tuple[str, ...] = ("classify", "embed", "generate", "warmup")
 TOKEN_TYPES: tuple[str, ...] = ("input", "output")
 STATE_OPERATIONS: tuple[str, ...] = ("fetch", "save")
+
+
+#: Label sets an application declares (spec ``application:`` or ``Telemetry.declare``): field → label.
+DECLARABLE_LABELS: Mapping[str, str] = {
+    "intents": "intent",
+    "error_classes": "error_class",
+    "models": "model",
+    "outcomes": "outcome",
+    "escalation_reasons": "reason",
+}
 
 
 @dataclass(frozen=True)
@@ -132,7 +163,10 @@ LABELS: Mapping[str, LabelDef] = {
         LabelDef("reason", ESCALATION_REASONS, "Why the conversation was escalated."),
         LabelDef("outcome", OUTCOMES, "How the conversation ended."),
         LabelDef("token_type", TOKEN_TYPES, "gen_ai.token.type: input or output tokens."),
-        LabelDef("version", None, "agentwatch version of the running process."),
+        LabelDef("version", None, "The agent's version: AGENT_VERSION, else OTEL service.version, else "
+                 "the agentwatch version."),
+        LabelDef("agentwatch_version", None, "Version of the agentwatch library in the process."),
+        LabelDef("model_revision", None, "Revision of the served model (AGENT_MODEL_REVISION or detected)."),
     )
 }
 
@@ -150,9 +184,25 @@ CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)
 
 
+#: What emits each group of metrics. A spec's ``application.metrics`` names the groups a service
+#: emits; dashboards hide panels on the others and KPI alerts must read emitted ones.
+METRIC_GROUPS: Mapping[str, str] = {
+    "http": "Telemetry.instrument_app: request latency by route and code, in-flight requests, build info",
+    "errors": "agentwatch.telemetry.errors: failed requests by closed error class",
+    "readiness": "agentwatch.telemetry.readiness: the ready gauge and the cold start",
+    "model": "agentwatch.telemetry.readiness model loading: loaded gauge and load time per model",
+    "queue": "agentwatch.telemetry.batching: queue length, capacity and wait",
+    "inference": "agentwatch.telemetry.batching (or your own spans): forward-pass time and batch size",
+    "state": "conversation-state store round trips (the reference agent's Redis)",
+    "conversations": "conversations started and ended by outcome, turns, escalations",
+    "intents": "messages by intent and the classification confidence",
+    "generation": "generative backend: time to first token, tokens",
+}
+
+
 @dataclass(frozen=True)
 class MetricDef:
-    """One metric: the exposed name, its kind, unit, closed label names and buckets."""
+    """One metric: the exposed name, its kind, unit, closed label names, buckets and group."""
 
     name: str
     kind: Kind
@@ -161,12 +211,22 @@ class MetricDef:
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    #: The ``METRIC_GROUPS`` entry whose code emits it.
+    group: str = "http"
+    #: Smallest value an observation can take, when it is the first bucket's bound (counts of
+    #: things: batch size, turns). ``histogram_quantile`` interpolates the first bucket from 0, so
+    #: a p90 of batches that are all 1 reads 0.9; queries floor quantiles at this value.
+    minimum: float | None = None
 
     def __post_init__(self) -> None:
+        if self.group not in METRIC_GROUPS:
+            raise ValueError(f"{self.name}: group {self.group!r} is not in METRIC_GROUPS")
         if self.kind == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"counter {self.name} must end in _total")
         if (self.kind == "histogram") != (self.buckets is not None):
             raise ValueError(f"{self.name}: buckets are required for histograms and only for them")
+        if self.minimum is not None and (not self.buckets or self.buckets[0] != self.minimum):
+            raise ValueError(f"{self.name}: minimum must be the first bucket bound")
         unknown = [label for label in self.labels if label not in LABELS]
         if unknown:
             raise ValueError(f"{self.name}: labels {unknown} are not in LABELS")
@@ -212,101 +272,122 @@ INFERENCE_DURATION = MetricDef(
     "agent_inference_duration_seconds", "histogram", "seconds",
     "Time of one model forward pass (a whole batch), by model and operation.",
     ("model", "operation"), INFERENCE_BUCKETS,
+    group="inference",
 )
 INFERENCE_BATCH_SIZE = MetricDef(
     "agent_inference_batch_size", "histogram", "requests",
     "Requests answered by one forward pass.",
-    (), BATCH_SIZE_BUCKETS,
+    (), BATCH_SIZE_BUCKETS, minimum=1,
+    group="inference",
 )
 QUEUE_LENGTH = MetricDef(
     "agent_queue_length", "gauge", "requests",
     "Requests waiting for inference.",
+    group="queue",
 )
 QUEUE_CAPACITY = MetricDef(
     "agent_queue_capacity", "gauge", "requests",
     "Size of the inference queue; beyond it requests are rejected as overloaded.",
+    group="queue",
 )
 QUEUE_WAIT = MetricDef(
     "agent_queue_wait_seconds", "histogram", "seconds",
     "Time a request waited in the queue before its batch started.",
     (), INFERENCE_BUCKETS,
+    group="queue",
 )
 STATE_FETCH_DURATION = MetricDef(
     "agent_state_fetch_duration_seconds", "histogram", "seconds",
     "Time to read a conversation's recent turns from the state store.",
     (), STATE_BUCKETS,
+    group="state",
 )
 STATE_SAVE_DURATION = MetricDef(
     "agent_state_save_duration_seconds", "histogram", "seconds",
     "Time to append turns to a conversation in the state store.",
     (), STATE_BUCKETS,
+    group="state",
 )
 ERRORS = MetricDef(
     "agent_errors_total", "counter", "errors",
     "Failed requests by closed error class; every non-2xx response counts once.",
     ("error_class",),
+    group="errors",
 )
 CONVERSATIONS_STARTED = MetricDef(
     "agent_conversations_started_total", "counter", "conversations",
     "Conversations that received their first message.",
+    group="conversations",
 )
 CONVERSATIONS_ENDED = MetricDef(
     "agent_conversations_ended_total", "counter", "conversations",
     "Conversations ended, by outcome. First-contact resolution = resolved / all outcomes.",
     ("outcome",),
+    group="conversations",
 )
 ESCALATIONS = MetricDef(
     "agent_escalations_total", "counter", "conversations",
     "Conversations handed to a human, by reason.",
     ("reason",),
+    group="conversations",
 )
 CONVERSATION_TURNS = MetricDef(
     "agent_conversation_turns", "histogram", "turns",
     "User turns per conversation, observed when the conversation ends.",
-    (), TURN_BUCKETS,
+    (), TURN_BUCKETS, minimum=1,
+    group="conversations",
 )
 INTENTS_TOTAL = MetricDef(
     "agent_intents_total", "counter", "messages",
     "Messages by classified intent.",
     ("intent",),
+    group="intents",
 )
 INTENT_CONFIDENCE = MetricDef(
     "agent_intent_confidence", "histogram", "ratio",
     "Confidence of the intent classification (cosine similarity to the nearest prototype).",
     (), CONFIDENCE_BUCKETS,
+    group="intents",
 )
 MODEL_LOADED = MetricDef(
     "agent_model_loaded", "gauge", "bool",
     "1 once the model is loaded and has answered its warm-up call, else 0.",
     ("model",),
+    group="model",
 )
 MODEL_LOAD_DURATION = MetricDef(
     "agent_model_load_duration_seconds", "gauge", "seconds",
     "Time the last model load took (weights read and warm-up).",
     ("model",),
+    group="model",
 )
 COLD_START_DURATION = MetricDef(
     "agent_cold_start_duration_seconds", "gauge", "seconds",
     "Process start to ready: imports, model load and warm-up.",
+    group="readiness",
 )
 READY = MetricDef(
     "agent_ready", "gauge", "bool",
     "1 while the instance answers /readyz with 200.",
+    group="readiness",
 )
 GENERATION_TTFT = MetricDef(
     "agent_generation_time_to_first_token_seconds", "histogram", "seconds",
     "Generative backend: time to the first generated token.",
     ("model",), INFERENCE_BUCKETS,
+    group="generation",
 )
 GENERATION_TOKENS = MetricDef(
     "agent_generation_tokens_total", "counter", "tokens",
     "Generative backend: tokens processed, by gen_ai.token.type.",
     ("model", "token_type"),
+    group="generation",
 )
 BUILD_INFO = MetricDef(
     "agent_build_info", "gauge", "info",
-    "Always 1; carries the agentwatch version.",
-    ("version",),
+    "Always 1, one series per process; carries the agent's version and model. Join it to put the "
+    "version on any series: `* on (job, instance) group_left (version) agent_build_info`.",
+    ("version", "agentwatch_version", "model", "model_revision"),
 )
 
 METRICS: tuple[MetricDef, ...] = (

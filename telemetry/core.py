@@ -3,6 +3,7 @@
 Usage::
 
     tel = Telemetry(TelemetrySettings.from_env(service_name="my-agent"))
+    tel.declare(ClosedSets(intents=("search",), error_classes={"tool_failed": 502}))  # or spec.closed_sets
     with tel.span("state.fetch", metric=c.STATE_FETCH_DURATION):
         turns = store.recent(conversation_id)
     tel.instrument_app(app)   # FastAPI: server spans, request metrics, /metrics
@@ -23,8 +24,11 @@ from opentelemetry.trace import NoOpTracerProvider, Span, SpanKind, Status, Stat
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 
+from agentwatch import __version__
+from agentwatch.telemetry import catalogue as c
 from agentwatch.telemetry import genai
 from agentwatch.telemetry.catalogue import BUILD_INFO, MetricDef
+from agentwatch.telemetry.closed_sets import ClosedSets
 from agentwatch.telemetry.metrics import Metrics
 from agentwatch.telemetry.sampling import TailSamplingSpanProcessor
 from agentwatch.telemetry.settings import TelemetrySettings
@@ -46,8 +50,9 @@ class Telemetry:
             ProcessCollector(registry=registry)  # process_cpu_seconds_total, RSS: capacity panels
         self.registry = registry
         self.metrics = Metrics(registry, strict=self.settings.strict_labels, enabled=self.settings.enabled)
-        self.metrics.allow("version", [self.settings.service_version])
-        self.metrics.set(BUILD_INFO, 1, version=self.settings.service_version)
+        self.set_build_info()
+        #: The closed label values in force: the reference agent's until :meth:`declare` is called.
+        self.closed_sets = ClosedSets.reference()
         #: The in-process tail sampler (``None``: head sampling, or telemetry off).
         self.tail_sampler: TailSamplingSpanProcessor | None = None
         if self.settings.enabled:
@@ -64,6 +69,41 @@ class Telemetry:
                 InstrumentationScope("agentwatch", self.settings.service_version))
         else:
             self.tracer = self.tracer_provider.get_tracer("agentwatch", self.settings.service_version)
+
+    def set_build_info(self, *, model: str = "", model_revision: str = "") -> None:
+        """(Re)state ``agent_build_info``: exactly one series per process, so joins on it
+        (``* on (job, instance) group_left (version) agent_build_info``) stay one-to-one.
+
+        Telemetry sets the versions at start; an agent adds the model it serves once it knows it.
+        """
+        labels = {"version": self.settings.service_version, "agentwatch_version": __version__,
+                  "model": model, "model_revision": model_revision}
+        for name, value in labels.items():
+            self.metrics.allow(name, [value])
+        self.metrics.clear(BUILD_INFO)
+        self.metrics.set(BUILD_INFO, 1, **labels)
+
+    def declare(self, sets: ClosedSets) -> ClosedSets:
+        """Declare the application's closed label values, once at start-up.
+
+        Replaces the reference agent's intents, error classes (the library's own stay), outcomes and
+        escalation reasons; adds ``models``. Each declared value's counter series starts at 0, so
+        ``rate()`` and dashboards see it from the first scrape. Pass ``spec.closed_sets`` to use the
+        values the spec's ``application:`` section declares (the ones the generators read).
+        """
+        values = sets.values()
+        for label, declared in values.items():
+            if c.LABELS[label].values is None:  # closed per process (models): add to what is allowed
+                self.metrics.allow(label, declared)
+            else:
+                self.metrics.policy.declare(label, declared)
+        self.metrics.forget_children()  # values folded into "other" before may be declared now
+        self.closed_sets = sets
+        for metric in (c.ERRORS, c.CONVERSATIONS_ENDED, c.ESCALATIONS, c.INTENTS_TOTAL):
+            (label,) = metric.labels
+            for value in values[label]:
+                self.metrics.inc(metric, 0, **{label: value})
+        return sets
 
     def span(self, name: str, *, metric: MetricDef | None = None, labels: Mapping[str, str] | None = None,
              attributes: Mapping[str, Any] | None = None, kind: SpanKind = SpanKind.INTERNAL) -> _SpanScope:

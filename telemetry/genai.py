@@ -27,7 +27,7 @@ QUEUE_WAIT_SECONDS = "agentwatch.queue.wait_seconds"
 SYSTEM = "transformers"
 
 #: Our inference operations → the GenAI ``gen_ai.operation.name`` well-known values.
-_OPERATIONS = {"classify": "embeddings", "warmup": "embeddings", "generate": "text_completion"}
+_OPERATIONS = {"classify": "embeddings", "embed": "embeddings", "warmup": "embeddings", "generate": "text_completion"}
 
 
 def inference_attributes(operation: str, model: str, *, batch_size: int | None = None,

@@ -16,9 +16,10 @@ UNMATCHED_ROUTE = "unmatched"
 class LabelPolicy:
     """Checks label values against their closed sets.
 
-    Sets fixed in the catalogue are used as they are; per-process sets (``route``, ``model``,
-    ``version``) start with ``other`` (and ``unmatched`` for routes) and grow only through
-    :meth:`allow`, which start-up code calls — never request handling.
+    Sets fixed in the catalogue are used as they are (the declarable ones — intents, error classes,
+    outcomes, escalation reasons — until an application :meth:`declare` s its own); per-process sets
+    (``route``, ``model``, ``version``) start with ``other`` (and ``unmatched`` for routes) and grow
+    only through :meth:`allow`. Start-up code calls both — never request handling.
     """
 
     def __init__(self, strict: bool) -> None:
@@ -35,6 +36,13 @@ class LabelPolicy:
             raise KeyError(f"label {label!r} is not in the catalogue")
         with self._lock:
             self._allowed[label] = self._allowed[label] | frozenset(values)
+
+    def declare(self, label: str, values: Iterable[str]) -> None:
+        """Replace the set of ``label`` with ``values`` (plus ``other``): an application's own values."""
+        if label not in self._allowed:
+            raise KeyError(f"label {label!r} is not in the catalogue")
+        with self._lock:
+            self._allowed[label] = frozenset((*values, OTHER))
 
     def allowed(self, label: str) -> frozenset[str]:
         return self._allowed[label]

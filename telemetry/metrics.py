@@ -84,6 +84,10 @@ class Metrics:
             m.name: (m, _build(m, registry)) for m in metrics
         }
 
+    def forget_children(self) -> None:
+        """Drop the cached label children (after the closed sets change)."""
+        self._children.clear()
+
     def allow(self, label: str, values: Iterable[str]) -> None:
         """Register per-process label values (``route``, ``model``, ``version``) at start-up."""
         self.policy.allow(label, values)
@@ -137,6 +141,11 @@ class Metrics:
         """Add to a gauge (negative to subtract)."""
         if self.enabled:
             self._child(metric, labels).inc(amount)
+
+    def clear(self, metric: MetricDef) -> None:
+        """Remove every labelled series of ``metric`` (info metrics restated with new labels)."""
+        self._children.clear()
+        self._metrics[metric.name][1].clear()
 
     def touch(self, metric: MetricDef, **labels: str) -> None:
         """Create a series without recording a value, so rate() and dashboards see it from start."""

@@ -6,6 +6,7 @@
 | ``AGENTWATCH_CAPTURE_CONTENT`` | ``false`` | ``true`` lets conversation text into spans and logs |
 | ``AGENTWATCH_STRICT_LABELS`` | ``false`` | ``true`` raises on a label value outside its closed set (tests) |
 | ``OTEL_SERVICE_NAME`` | the caller's name | ``service.name`` resource attribute |
+| ``AGENT_VERSION`` | ``OTEL_RESOURCE_ATTRIBUTES``' ``service.version``, else agentwatch's | the agent's version |
 | ``OTEL_RESOURCE_ATTRIBUTES`` | | extra resource attributes (``k=v,k=v``) |
 | ``DEPLOYMENT_ENVIRONMENT`` | ``dev`` | ``deployment.environment.name`` |
 | ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` | unset | OTLP/HTTP export target; unset: no export |
@@ -19,6 +20,7 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Self
 
@@ -27,12 +29,28 @@ from pydantic import AliasChoices, BeforeValidator, Field
 from agentwatch import __version__
 from agentwatch.telemetry.envsettings import EnvSettings, SettingsError
 
-__all__ = ["SettingsError", "TelemetrySettings"]
+__all__ = ["SettingsError", "TelemetrySettings", "agent_version"]
 
 
 def _env(*names: str) -> Any:
     # The first variable set wins; the field's own name works for keyword construction.
     return AliasChoices(*names)
+
+
+def _resource_attribute(env: Mapping[str, str], key: str) -> str | None:
+    """One key of ``OTEL_RESOURCE_ATTRIBUTES`` (``k=v,k=v``, values percent-encoded). Parsed here
+    because the SDK's detector would import the whole SDK into a settings read."""
+    for item in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        name, sep, value = item.partition("=")
+        if sep and name.strip() == key:
+            return urllib.parse.unquote(value.strip()) or None
+    return None
+
+
+def agent_version(env: Mapping[str, str]) -> str:
+    """``AGENT_VERSION``, else ``service.version`` of ``OTEL_RESOURCE_ATTRIBUTES``, else agentwatch's."""
+    return (env.get("AGENT_VERSION", "").strip() or _resource_attribute(env, "service.version")
+            or __version__)
 
 
 def _traces_exported(value: Any) -> Any:
@@ -51,6 +69,7 @@ class TelemetrySettings(EnvSettings):
     """What the telemetry library does; build with :meth:`from_env`."""
 
     service_name: str = Field("agentwatch-agent", validation_alias=_env("OTEL_SERVICE_NAME", "service_name"))
+    #: The agent's version (``service.version``, ``agent_build_info{version}``); see :func:`agent_version`.
     service_version: str = __version__
     environment: str = Field("dev", validation_alias=_env("DEPLOYMENT_ENVIRONMENT", "environment"))
     enabled: bool = Field(True, validation_alias=_env("AGENTWATCH_TELEMETRY", "enabled"))
@@ -82,6 +101,7 @@ class TelemetrySettings(EnvSettings):
         source = os.environ if env is None else env
         if not source.get("OTEL_SERVICE_NAME"):
             overrides.setdefault("service_name", service_name)
+        overrides.setdefault("service_version", agent_version(source))
         return super().from_env(source, **overrides)
 
     @property

@@ -18,7 +18,8 @@ __all__ = ["build_resource", "build_tracer_provider", "head_sampler"]
 
 
 def build_resource(settings: TelemetrySettings) -> Resource:
-    """service.*, deployment.environment and host/pod attributes; OTEL_RESOURCE_ATTRIBUTES wins."""
+    """service.*, deployment.environment and host/pod attributes; OTEL_RESOURCE_ATTRIBUTES wins,
+    except over ``service.version`` (``settings.service_version``, which already weighed it)."""
     attributes: dict[str, str] = {
         "service.name": settings.service_name,
         "service.version": settings.service_version,
@@ -31,8 +32,10 @@ def build_resource(settings: TelemetrySettings) -> Resource:
     namespace = os.environ.get("K8S_NAMESPACE") or os.environ.get("POD_NAMESPACE")
     if namespace:
         attributes["k8s.namespace.name"] = namespace
-    # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME from the environment.
-    return Resource(attributes).merge(Resource.create({"service.name": settings.service_name}))
+    # Resource.create merges OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME from the environment;
+    # the version stays the resolved one (AGENT_VERSION wins), so traces and agent_build_info agree.
+    return (Resource(attributes).merge(Resource.create({"service.name": settings.service_name}))
+            .merge(Resource({"service.version": settings.service_version})))
 
 
 def head_sampler(name: str, arg: str | None) -> Sampler | None:

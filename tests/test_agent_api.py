@@ -29,7 +29,9 @@ def assert_error(response, status: int, error_class: str) -> None:
 def test_a_conversation_flows_end_to_end(redis_server):
     async def scenario():
         async with running_agent(redis_server.url) as agent:
-            assert (await agent.client.get("/readyz")).json() == {"status": "ready"}
+            assert (await agent.client.get("/readyz")).json() == {
+                "status": "ready", "checks": {"model": "ok", "state_store": "ok", "draining": "no"}}
+            assert (await agent.client.get("/startupz")).json() == {"status": "started"}
             assert (await agent.client.get("/healthz")).status_code == 200
             replies = [(await agent.say("flow-1", text)).json() for text in (
                 "hello", "where is my order 48213?", "when will it get here?", "thanks, bye")]
@@ -93,7 +95,7 @@ def test_concurrent_posts_to_one_conversation_through_two_instances_lose_nothing
     assert [t["turn"] for t in history["turns"][::2]] == list(range(1, 2 * per_instance + 1))
 
 
-def test_readiness_is_false_while_redis_is_down_and_true_after(fresh_redis):
+def test_a_redis_outage_is_reported_by_readyz_without_failing_it_and_probes_count_no_errors(fresh_redis):
     async def scenario():
         async with running_agent(fresh_redis.url, redis_timeout_ms=300) as agent:
             up = await agent.client.get("/readyz")
@@ -109,13 +111,31 @@ def test_readiness_is_false_while_redis_is_down_and_true_after(fresh_redis):
 
     agent, up, down, ready_gauge_down, message, alive, back, after = run(scenario())
     assert up.status_code == 200
-    assert_error(down, 503, "state_store_unavailable")
-    assert "Redis" in down.json()["error"]["message"] and ready_gauge_down == 0
+    # Redis is shared: failing readiness on it would empty the Service of every instance at once.
+    assert down.status_code == 200 and down.json()["checks"]["state_store"] == "unavailable"
+    assert ready_gauge_down == 1
     assert_error(message, 503, "state_store_unavailable")
     assert alive.status_code == 200, "a Redis outage must not make the pod look dead"
-    assert back.status_code == 200 and agent.value(c.READY) == 1
+    assert back.status_code == 200 and back.json()["checks"]["state_store"] == "ok"
     assert after.status_code == 200 and after.json()["turn"] == 1
-    assert agent.value(c.ERRORS, error_class="state_store_unavailable") == 2
+    assert agent.value(c.ERRORS, error_class="state_store_unavailable") == 1, "the customer's 503, not probes"
+
+
+def test_readiness_may_be_gated_on_redis_and_its_503s_are_not_counted_as_errors(fresh_redis):
+    async def scenario():
+        async with running_agent(fresh_redis.url, redis_timeout_ms=300,
+                                 readiness_requires_state_store=True) as agent:
+            fresh_redis.stop()
+            down = [await agent.client.get("/readyz") for _ in range(3)]
+            return agent, down
+
+    agent, down = run(scenario())
+    for response in down:
+        assert response.status_code == 503 and response.json()["error"]["class"] == "state_store_unavailable"
+        assert response.json()["checks"]["state_store"] == "unavailable"
+    assert agent.value(c.READY) == 0
+    assert sum(agent.value(c.ERRORS, error_class=k) for k in c.ERROR_CLASSES) == 0
+    assert agent.value(c.REQUEST_DURATION.count, route="/readyz", method="GET", code="503") == 0
 
 
 def test_an_unloadable_model_keeps_the_agent_unready_and_unhealthy(redis_server, tmp_path):
@@ -124,26 +144,30 @@ def test_an_unloadable_model_keeps_the_agent_unready_and_unhealthy(redis_server,
                                  model_path=str(tmp_path)) as agent:
             await agent.app.state.service.ready_event.wait()
             return (agent, await agent.client.get("/readyz"), await agent.client.get("/healthz"),
-                    await agent.say("nomodel-1", "hello"))
+                    await agent.client.get("/startupz"), await agent.say("nomodel-1", "hello"))
 
-    agent, ready, health, message = run(scenario())
-    assert_error(ready, 503, "model_not_loaded")
-    assert "failed to load" in ready.json()["error"]["message"]
+    agent, ready, health, started, message = run(scenario())
+    assert ready.status_code == 503 and ready.json()["error"]["class"] == "model_not_loaded"
+    assert "failed to load" in ready.json()["error"]["message"] and ready.json()["checks"]["model"] == "failed"
     assert_error(health, 503, "model_not_loaded")
+    assert_error(started, 503, "model_not_loaded")
     assert_error(message, 503, "model_not_loaded")
+    assert agent.value(c.ERRORS, error_class="model_not_loaded") == 1, "only the message counts, not probes"
     assert agent.value(c.MODEL_LOADED, model="all-MiniLM-L6-v2") == 0
     assert agent.value(c.READY) == 0
 
 
 def test_a_full_queue_answers_429_with_retry_after(redis_server):
     async def scenario():
+        # Admission lets 50 in, so the inference queue (capacity 2) is what turns requests away here.
         async with running_agent(redis_server.url, queue_capacity=2, max_batch=1, max_wait_ms=0,
-                                 request_timeout_ms=60_000) as agent:
+                                 request_timeout_ms=60_000, max_inflight=50) as agent:
             # Hold the inference thread, as a long forward pass would: one request is taken into a
             # batch, at most two wait in the queue, every other one must be turned away at once.
             batcher = agent.app.state.service.batcher
             busy = threading.Event()
-            batcher._executor.submit(busy.wait, 30)
+            forward = batcher.run
+            batcher.run = lambda texts: (busy.wait(30), forward(texts))[1]
             sends = [asyncio.ensure_future(agent.say(f"busy-{i}", "where is my order?")) for i in range(20)]
             settled = time.monotonic() + 20
             while sum(f.done() for f in sends) + len(batcher) + 1 != len(sends) and time.monotonic() < settled:
@@ -317,7 +341,7 @@ def test_kpis_are_counted_correctly_for_scripted_conversations(redis_server):
     assert {r: agent.value(c.ESCALATIONS, reason=r) for r in c.ESCALATION_REASONS} == {
         "user_request": 1, "repeated_complaint": 1, "low_confidence": 1, "max_turns": 1}
     assert {o: agent.value(c.CONVERSATIONS_ENDED, outcome=o) for o in c.OUTCOMES} == {
-        "resolved": 1, "escalated": 2, "abandoned": 1}
+        "resolved": 1, "escalated": 2, "abandoned": 1, "timed_out": 0}
     assert agent.value(c.CONVERSATION_TURNS.count) == 4
     assert agent.value(c.CONVERSATION_TURNS.sum) == 3 + 1 + 2 + 1
     messages = sum(len(m) for m, _ in SCRIPTS.values())
@@ -406,3 +430,24 @@ def test_fault_injection(redis_server, faults, status):
         assert agent.value(c.ERRORS, error_class="injected_fault") == 1
     else:
         assert response.status_code == 200 and elapsed >= 0.15
+
+
+def test_a_hanging_redis_is_reported_by_readyz_within_the_probe_timeout():
+    """A Redis that accepts connections and never answers (a blackholed network path) must not turn
+    the readiness probe into a timeout, which would fail readiness after all."""
+    import socket
+
+    with socket.socket() as blackhole:
+        blackhole.bind(("127.0.0.1", 0))
+        blackhole.listen(64)  # the kernel completes the handshakes; nobody ever reads or answers
+        url = f"redis://127.0.0.1:{blackhole.getsockname()[1]}/0"
+
+        async def scenario():
+            async with running_agent(url, redis_timeout_ms=3000) as agent:
+                start = time.perf_counter()
+                ready = await agent.client.get("/readyz")
+                return ready, time.perf_counter() - start
+
+        ready, seconds = run(scenario())
+    assert ready.status_code == 200 and ready.json()["checks"]["state_store"] == "unavailable"
+    assert seconds < 1.5, f"answered within a probe's 2 s timeout: {seconds:.2f}s"

@@ -71,7 +71,7 @@ def test_serve_rejects_bad_options_and_settings_with_a_message(args, env, messag
 
 
 def test_the_process_start_time_is_in_the_recent_past():
-    from agentwatch.agent.startup import process_start_time
+    from agentwatch.telemetry.readiness import process_start_time
 
     age = time.time() - process_start_time()
     assert 0 < age < 24 * 3600

@@ -53,6 +53,27 @@ def test_turns_are_numbered_in_order_with_user_and_agent_entries_adjacent(redis_
     assert history.turns[2]["text"] == "message 2" and history.turns[3]["text"] == "re: message 2"
 
 
+def test_an_append_retried_with_its_request_id_is_stored_once(redis_server):
+    """A write whose answer was lost (timeout, dropped connection, failover) is retried by the
+    client library; the request id makes the retry return the first turn instead of a second."""
+    async def scenario():
+        store, cid = _store(redis_server.url), _cid("retry")
+        first = await _say(store, cid, "hello", request_id="a1b2")
+        others = [await _say(store, cid, f"other {i}", request_id=f"o{i}") for i in range(5)]
+        again = await _say(store, cid, "hello", request_id="a1b2")
+        fresh = await _say(store, cid, "hello", request_id="c3d4")  # same text, new request: a new turn
+        tricky = await _say(store, cid, 'hi "rid": "zz9"', request_id="")
+        spoof = await _say(store, cid, "anything", request_id="zz9")  # text cannot fake a request id
+        history = await store.history(cid)
+        await store.aclose()
+        return first, others, again, fresh, tricky, spoof, history
+
+    first, others, again, fresh, tricky, spoof, history = run(scenario())
+    assert (first.turn, again.turn, fresh.turn) == (1, 1, 7)
+    assert [o.turn for o in others] == [2, 3, 4, 5, 6] and (tricky.turn, spoof.turn) == (8, 9)
+    assert [t["turn"] for t in history.turns if t["role"] == "user"] == list(range(1, 10))
+
+
 def test_four_concurrent_writers_on_one_conversation_lose_no_turn(redis_server):
     writers, per_writer = 4, 100
 

@@ -32,6 +32,8 @@ CASES = [
     pytest.param("cold_start", ["--rounds", "1", "--no-imports-probe"],
                  id="cold start splits the agent's start into phases"),
     pytest.param("memory", ["--checkpoints", "4,8"], id="memory reads the agent's RSS at checkpoints"),
+    pytest.param("overload", ["--rounds", "1", "--seconds", "3"],
+                 id="overload offers ten times the sustainable rate to one agent"),
     pytest.param("rule_cost", ["--slos", "2", "--days", "0.5", "--evaluations", "1", "--interval", "3"],
                  id="rule cost evaluates agentwatch's and Sloth's rules on a backfilled Prometheus"),
 ]

@@ -54,7 +54,8 @@ def mounts(service: dict) -> list[tuple[Path, str]]:
     out = []
     for volume in service.get("volumes") or []:
         source, target = volume.split(":")[:2]
-        out.append(((COMPOSE_DIR / source).resolve(), target))
+        if source.startswith((".", "/")):  # a named volume is no file of the repository
+            out.append(((COMPOSE_DIR / source).resolve(), target))
     return out
 
 
@@ -306,3 +307,27 @@ def test_agent_image_services_that_serve_no_agent_replace_the_images_readyz_chec
         check = services[name].get("healthcheck") or {}
         assert check.get("disable") or "8000/readyz" not in " ".join(check.get("test", [])), name
         assert check, f"{name} would inherit the image's /readyz check on a port it does not serve"
+
+
+def test_the_agents_run_read_only_and_get_time_to_drain(services: dict) -> None:
+    from agentwatch.agent.settings import AgentSettings
+
+    defaults = AgentSettings()
+    for name in ("agent-a", "agent-b"):
+        agent = services[name]
+        assert agent["read_only"] is True and agent["tmpfs"] == ["/tmp"], name
+        grace = int(agent["stop_grace_period"].rstrip("s"))
+        assert defaults.drain_seconds + defaults.shutdown_timeout_seconds < grace, name
+    assert "HOME=/tmp" in (COMPOSE_DIR / "agent.Dockerfile").read_text()
+
+
+def test_redis_keeps_what_it_acknowledged_on_a_volume_and_never_evicts(compose: dict, services: dict) -> None:
+    command = services["redis"]["command"]
+
+    def flag(name: str) -> str:
+        return command[command.index(name) + 1]
+
+    assert (flag("--appendonly"), flag("--appendfsync"), flag("--maxmemory-policy")) == ("yes", "everysec",
+                                                                                         "noeviction")
+    volume = next(v for v in services["redis"]["volumes"] if v.endswith(":/data"))
+    assert volume.split(":")[0] in compose["volumes"]

@@ -71,7 +71,7 @@ def test_rendering_reads_no_file_environment_or_clock(monkeypatch: pytest.Monkey
 
 
 def test_families_are_in_build_order_and_selected_by_name() -> None:
-    assert [f.name for f in FAMILIES] == ["rules", "dashboards", "k8s", "compose", "collector"]
+    assert [f.name for f in FAMILIES] == ["rules", "dashboards", "k8s", "canary", "compose", "collector"]
     assert [f.name for f in select(["collector", "rules"])] == ["rules", "collector"]
     assert select(["all"]) == select() == FAMILIES
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).parent.parent
 NATIVE = load_spec(ROOT / "agentwatch.yaml")
 EXAMPLES = [
     ("sloth", import_sloth, ROOT / "examples/sloth/support-agent.yml",
-     ["slo_plugins", "slos[0].alerting.page_alert.for", "slos[3].sli.raw"]),
+     ["slo_plugins", "slos[0].alerting.page_alert.for"]),
     ("openslo", import_openslo, ROOT / "examples/openslo/support-agent.yaml",
      ["[1].spec.alertPolicies", "[2].spec.budgetingMethod"]),
 ]
@@ -37,7 +37,7 @@ def _sli_exprs(files: dict[str, str], slo: str) -> dict[str, str]:
 def test_import_round_trip(tmp_path: Path, kind: str, convert, path: Path, dropped: list[str]) -> None:
     result = convert(path.read_text(), str(path))
     for field in dropped:
-        assert any(d.startswith(field) for d in result.dropped), (field, result.dropped)
+        assert any(str(d).startswith(field) for d in result.skipped), (field, result.skipped)
     # The written spec is itself a valid agentwatch spec.
     text = dump_spec(result, path.name, kind)
     data, lines = load_yaml(text, "converted.yaml")
@@ -63,6 +63,8 @@ def test_sloth_latency_events_become_the_native_latency_sli() -> None:
     assert latency is not None and latency.threshold == 1.0
     assert spec.slos[1].alerting.ticket.disable
     assert spec.slos[2].sli.kind == "raw"
+    precomputed = spec.slos[3].sli.raw  # Sloth's raw SLI: a ratio, no longer skipped
+    assert precomputed is not None and precomputed.error_ratio == "my:precomputed:error_ratio{{.window}}"
 
 
 def test_openslo_good_over_total_stays_raw_and_keeps_its_window() -> None:
@@ -92,9 +94,12 @@ def test_import_errors_name_the_foreign_line(convert, text: str, words: list[str
 
 def test_import_cli_writes_the_spec_and_lists_what_it_dropped(tmp_path: Path) -> None:
     out = tmp_path / "agentwatch.yaml"
-    result = CliRunner().invoke(app, ["import", "sloth", str(EXAMPLES[0][2]), "-o", str(out)])
+    refused = CliRunner().invoke(app, ["import", "sloth", str(EXAMPLES[0][2]), "-o", str(out)])
+    assert refused.exit_code == 1 and "not converted: Sloth SLO plugins" in refused.output
+    assert "--allow-partial" in refused.output and not out.exists()
+    result = CliRunner().invoke(app, ["import", "sloth", str(EXAMPLES[0][2]), "-o", str(out), "--allow-partial"])
     assert result.exit_code == 0, result.output
-    assert "not converted: slo_plugins" in result.output
+    assert f"{EXAMPLES[0][2]}:7: slo_plugins: not converted: " in result.output
     assert load_spec(out).service.name == "support-agent"
     assert "# NOT CONVERTED" in out.read_text()
     bad = tmp_path / "bad.yml"

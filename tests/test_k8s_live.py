@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from agentwatch.k8s.adapter import adapter_rules, render_metrics_query
+from agentwatch.k8s.adapter import adapter_rules, render_metrics_query, signals
 from agentwatch.k8s.autoscalers import keda_queries
 from agentwatch.k8s.workload import settings
 from agentwatch.local.processes import AgentProcess, PrometheusServer, RedisServer, wait_until
@@ -93,6 +94,10 @@ def live(redis_server: RedisServer) -> Iterator[Live]:
             queue = c.QUEUE_LENGTH.name
             wait_until(lambda: len(prometheus.query(f"{queue}{{pod!=\"\",namespace!=\"\"}}")) == len(PODS), 30,
                        "both agents' queue length in Prometheus")
+            # rate() needs two scrapes: wait until every rule answers for every pod.
+            namespace = settings(spec).namespace
+            wait_until(lambda: all(len(prometheus.query(render_metrics_query(rule, namespace, PODS))) == len(PODS)
+                                   for rule in adapter_rules(spec)), 30, "every adapter rule answering per pod")
             yield Live(spec, prometheus)
     finally:
         for agent in agents:
@@ -127,12 +132,40 @@ def test_adapter_query_sees_nothing_in_another_namespace(live: Live) -> None:
         assert live.prometheus.query(render_metrics_query(rule, "someone-else", PODS)) == []
 
 
-def test_keda_queries_return_one_number(live: Live) -> None:
+def test_keda_queries_return_one_number_the_sum_of_the_adapters(live: Live) -> None:
+    """For the pods of the namespace, KEDA's number is the sum of the adapter's per-pod values."""
     queries = keda_queries(live.spec)
+    namespace = settings(live.spec).namespace
     assert queries
-    for name, query in queries.items():
-        samples = live.prometheus.query(query)
-        assert len(samples) == 1, (name, query, samples)
+    at = time.time()
+    for signal, rule in zip(signals(live.spec), adapter_rules(live.spec), strict=True):
+        samples = live.prometheus.query(queries[signal.trigger_name], at=at)
+        assert len(samples) == 1, (signal.name, samples)
         value = float(samples[0]["value"][1])
         assert math.isfinite(value) and value >= 0
+        per_pod = live.prometheus.query(render_metrics_query(rule, namespace, PODS), at=at)
+        assert len(per_pod) == len(PODS), (signal.name, per_pod)
+        assert value == pytest.approx(sum(float(s["value"][1]) for s in per_pod)), signal.name
 
+
+
+def test_hpa_sim_builds_its_load_from_this_prometheus(live: Live, tmp_path: Path) -> None:
+    """``hpa-sim --prometheus`` runs the adapter's queries for the generated HPA's metrics."""
+    from typer.testing import CliRunner
+
+    from agentwatch import k8s
+    from agentwatch.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "out.csv"
+    hpa = root / k8s.OVERLAYS["hpa"] / "horizontalpodautoscaler.yaml"
+    time.sleep(4)  # a few seconds of samples in every rule's window
+    result = CliRunner().invoke(app, ["hpa-sim", "--hpa", str(hpa), "--prometheus", live.prometheus.url,
+                                      "--since", "15s", "--sync-period", "1", "--spec", str(root / "agentwatch.yaml"),
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    load = out.with_suffix(".load.csv").read_text().splitlines()
+    assert load[0] == "time_s," + ",".join(s.name for s in signals(live.spec))
+    assert len(load) > 2
+    rows = out.read_text().splitlines()
+    assert rows[0] == "time_s,replicas,desired" and len(rows) > 2

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from agentwatch import k8s
 from agentwatch.cli import app
 from agentwatch.families import render_all
-from agentwatch.k8s.adapter import adapter_rules, render_metrics_query
+from agentwatch.k8s.adapter import adapter_rules, render_metrics_query, signals
 from agentwatch.k8s.autoscalers import quantity, quantity_text, scaled_object
 from agentwatch.spec import load_spec
 from agentwatch.spec.model import Autoscaling
@@ -31,6 +31,8 @@ autoscaling:
   requests: {cpu: "1", memory: 1Gi}
   keda:
     business_hours: {timezone: Europe/Berlin, start: "0 8 * * 1-5", end: "0 18 * * 1-5", desired_replicas: 3}
+  prewarm: {timezone: UTC, peak: "30 8 * * 1-5", lead: 10m, duration: 2h, min_replicas: 4}
+  smoothing_window: 1m
 """
 
 # (id, replaced, replacement, line, field, words the message must contain)
@@ -55,6 +57,18 @@ CASES = [
      6, "autoscaling.min_replica", ["unknown field", "min_replicas", "queue_length_target"]),
     ("a namespace that is no DNS label is rejected", "namespace: support-agent", "namespace: Support_Agent",
      5, "autoscaling.namespace", ["Support_Agent"]),
+    ("a pre-warm peak whose hour is a range is rejected", '"30 8 * * 1-5"', '"30 8-9 * * 1-5"',
+     13, "autoscaling.prewarm.peak", ["hour", "8-9", "one number"]),
+    ("a pre-warm lead that is no whole minute is rejected", "lead: 10m", "lead: 90s",
+     13, "autoscaling.prewarm.lead", ["90s", "whole number of minutes"]),
+    ("a pre-warm window across midnight is rejected", "duration: 2h", "duration: 16h",
+     13, "autoscaling.prewarm", ["crosses midnight"]),
+    ("a pre-warm floor not above min_replicas is rejected", "min_replicas: 4}", "min_replicas: 2}",
+     13, "autoscaling.prewarm", ["prewarm.min_replicas 2", "allowed: 3..10"]),
+    ("a pre-warm time zone that does not exist is rejected", "timezone: UTC", "timezone: Mars/Olympus",
+     13, "autoscaling.prewarm.timezone", ["Mars/Olympus", "IANA"]),
+    ("a smoothing window shorter than two scrapes is rejected", "smoothing_window: 1m", "smoothing_window: 20s",
+     14, "autoscaling.smoothing_window", ["20s", "2 scrapes", "15s"]),
 ]
 
 
@@ -87,9 +101,12 @@ def test_the_good_spec_generates_every_file_under_out(runner: CliRunner, tmp_pat
     expected = render_all(load_spec(spec), ["k8s"])
     for relative, text in expected.items():
         assert (tmp_path / relative).read_text() == text
-    (cron,) = [t for t in scaled_object(load_spec(spec))["spec"]["triggers"] if t["type"] == "cron"]
-    assert cron["metadata"] == {"timezone": "Europe/Berlin", "start": "0 8 * * 1-5", "end": "0 18 * * 1-5",
-                                "desiredReplicas": "3"}
+    crons = {t["name"]: t for t in scaled_object(load_spec(spec))["spec"]["triggers"] if t["type"] == "cron"}
+    assert crons["business-hours"]["metadata"] == {"timezone": "Europe/Berlin", "start": "0 8 * * 1-5",
+                                                   "end": "0 18 * * 1-5", "desiredReplicas": "3"}
+    assert crons["prewarm"]["metadata"] == {"timezone": "UTC", "start": "20 8 * * 1-5", "end": "30 10 * * 1-5",
+                                            "desiredReplicas": "4"}
+    assert all(t["metricType"] == "AverageValue" for t in crons.values())
 
 
 def test_without_an_autoscaling_section_the_defaults_apply(tmp_path: Path) -> None:
@@ -100,7 +117,9 @@ def test_without_an_autoscaling_section_the_defaults_apply(tmp_path: Path) -> No
     defaults = Autoscaling()
     assert hpa["metadata"]["namespace"] == defaults.namespace
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (defaults.min_replicas, defaults.max_replicas)
-    assert len(hpa["spec"]["metrics"]) == 1  # no inflight_target: queue length only
+    # Queue length and inference time by default; in-flight requests only when inflight_target is set.
+    assert [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"]] == [s.name for s in signals(load_spec(spec))]
+    assert len(hpa["spec"]["metrics"]) == 2
 
 
 @pytest.mark.parametrize(("value", "as_quantity", "as_text"), [
@@ -126,4 +145,5 @@ def test_render_rejects_what_the_adapter_would_not_build() -> None:
 def test_render_orders_matchers_like_the_adapter(pods: list[str], matchers: str) -> None:
     rule = adapter_rules(load_spec(ROOT / "agentwatch.yaml"))[0]
     name = rule["name"]["as"]
-    assert render_metrics_query(rule, "prod", pods) == f"sum by (pod) ({name}{{{matchers}}})"
+    window = load_spec(ROOT / "agentwatch.yaml").autoscaling.signal_window
+    assert render_metrics_query(rule, "prod", pods) == f"sum by (pod) (avg_over_time({name}{{{matchers}}}[{window}]))"

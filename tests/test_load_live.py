@@ -108,10 +108,14 @@ def test_the_escalation_path_and_instance_hopping_are_exercised(session: Session
 
 
 def test_the_waterfalls_hold_exactly_the_spans_the_receiver_got(session: Session, tmp_path: Path) -> None:
-    spans = read_spans(session.spans_file)
-    assert len(spans) == session.receiver.span_count > 0
+    # The agents still export (the other tests' reads make spans): hold the receiver's lock so the file,
+    # the count and the kept spans are one consistent snapshot, never a line being written.
+    with session.receiver.lock:
+        spans = read_spans(session.spans_file)
+        count, kept = session.receiver.span_count, list(session.receiver.spans)
+    assert len(spans) == count > 0
     received = {}
-    for span in session.receiver.spans:
+    for span in kept:
         received.setdefault(span["trace_id"], set()).add((span["span_id"], span["parent_span_id"], span["name"]))
     slowest, failed = slowest_trace(spans), failed_trace(spans)
     assert slowest is not None and failed is not None

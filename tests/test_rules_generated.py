@@ -22,7 +22,8 @@ SPEC = load_spec(ROOT / "agentwatch.yaml")
 FILES = render_all(SPEC, ["rules"])
 RULE_FILES = sorted(p for p in FILES if p.startswith(GENERATED_DIR) and not p.startswith(TESTS_DIR)
                     and "alertmanager" not in p and "prometheusrule" not in p)
-PROMTOOL_TESTS = sorted([p for p in FILES if p.startswith(TESTS_DIR)] + ["alerts/tests/kpi-test.yaml"])
+PROMTOOL_TESTS = sorted([p for p in FILES if p.startswith(TESTS_DIR)]
+                        + ["alerts/tests/kpi-test.yaml", "alerts/tests/release-test.yaml"])
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: f"promtool accepts {p}")

@@ -191,7 +191,7 @@ def summarize(prefix: str | Path, ledger_path: str | Path, targets: Sequence[str
         "across_instances": sum(1 for r in records if len(r.hosts) > 1),
     }
     check = verify_turns(records, targets) if verify else None
-    users = [int(r["User Count"]) for r in history if r.get("User Count", "").isdigit()]
+    users = [int(r["User Count"]) for r in history if (r.get("User Count") or "").isdigit()]
     return LoadSummary(
         shape=shape, targets=list(targets), seconds=round(ledger.finished - ledger.started, 3),
         users_peak=max(users, default=0), requests=requests,

@@ -1,4 +1,5 @@
-"""Start real local services on free loopback ports: redis-server, Prometheus, Alertmanager.
+"""Start real local services on free loopback ports: redis-server (alone or as a cluster),
+Prometheus, Alertmanager, the agent.
 
 Used by the tests, the benchmarks and ``make demo``; nothing here is a fake. Each service is a
 context manager that starts the Debian binary in a private temporary directory and stops it on
@@ -37,6 +38,7 @@ __all__ = [
     "HttpProcess",
     "ManagedProcess",
     "PrometheusServer",
+    "RedisCluster",
     "RedisServer",
     "ServiceError",
     "free_port",
@@ -151,13 +153,22 @@ class ManagedProcess:
 
 
 class RedisServer(ManagedProcess):
-    """``redis-server`` on a free port, no persistence. ``stop()``/``start()`` keep the port."""
+    """``redis-server`` on a free port. ``stop()``/``kill()`` then ``start()`` keep port and directory.
+
+    Persistence is what the agent's README promises: an append-only file fsynced every second
+    (``appendfsync="everysec"``; ``"always"`` fsyncs before each reply, ``None`` keeps nothing).
+    The AOF is written to the kernel before the reply is sent, so a ``kill -9`` of redis-server
+    loses no acknowledged write; only a crash of the machine can lose up to the last second or so.
+    """
 
     name = "redis"
 
-    def __init__(self, password: str | None = None) -> None:
+    def __init__(self, password: str | None = None, appendfsync: str | None = "everysec",
+                 extra_args: Sequence[str] = ()) -> None:
         super().__init__()
-        self.password = password
+        if appendfsync not in (None, "everysec", "always", "no"):
+            raise ValueError(f"appendfsync must be everysec, always, no or None, got {appendfsync!r}")
+        self.password, self.appendfsync, self.extra_args = password, appendfsync, list(extra_args)
 
     @property
     def url(self) -> str:
@@ -166,10 +177,14 @@ class RedisServer(ManagedProcess):
 
     def command(self) -> list[str]:
         cmd = [_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+               "--save", "", "--dir", str(self.workdir)]
+        if self.appendfsync:
+            cmd += ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+        else:
+            cmd += ["--appendonly", "no"]
         if self.password:
             cmd += ["--requirepass", self.password]
-        return cmd
+        return cmd + self.extra_args
 
     def ready(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
@@ -178,6 +193,132 @@ class RedisServer(ManagedProcess):
                 sock.recv(64)
             sock.sendall(b"PING\r\n")
             return sock.recv(64).startswith(b"+PONG")
+
+    def cli(self, *args: str, timeout: float = 5.0) -> str:
+        """Run ``redis-cli`` against this server; its stdout, stripped (raises on failure)."""
+        auth = ["--no-auth-warning", "-a", self.password] if self.password else []
+        result = subprocess.run([_binary("redis-cli"), "-h", "127.0.0.1", "-p", str(self.port), *auth, *args],
+                                capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise ServiceError(f"redis-cli {' '.join(args)} on port {self.port} failed: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def info(self, section: str = "") -> dict[str, str]:
+        """``INFO [section]`` as a dict of strings."""
+        lines = self.cli("INFO", *([section] if section else [])).splitlines()
+        return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown, no final fsync — what a crash or the OOM killer does."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+
+class RedisCluster:
+    """A real Redis Cluster on loopback: ``primaries * (1 + replicas)`` redis-server processes,
+    joined by ``redis-cli --cluster create``. ``url`` is the agent's ``REDIS_URL`` for it.
+
+    ``node_timeout_ms`` is ``cluster-node-timeout``: how long a primary must be unreachable before
+    its replica is promoted. Usage::
+
+        with RedisCluster() as cluster:
+            primary = cluster.primary_for("aw:{conv-1}:turns")
+            primary.kill()
+            cluster.wait_for_failover(primary)
+    """
+
+    def __init__(self, primaries: int = 3, replicas: int = 1, node_timeout_ms: int = 1000,
+                 appendfsync: str | None = "everysec") -> None:
+        self.primary_count, self.replicas = primaries, replicas
+        # cluster-require-full-coverage no: while one shard fails over, the others keep serving
+        # (the default, yes, refuses every command on every node until the slot is covered again).
+        options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                   "--cluster-node-timeout", str(node_timeout_ms), "--repl-diskless-sync-delay", "0",
+                   "--cluster-require-full-coverage", "no"]
+        # The bus port defaults to port + 10000, which may be taken or above 65535: pick one.
+        self.nodes = [RedisServer(appendfsync=appendfsync, extra_args=[*options, "--cluster-port", str(free_port())])
+                      for _ in range(primaries * (1 + replicas))]
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self, timeout: float = 60.0) -> Self:
+        try:
+            for node in self.nodes:
+                node.start()
+            subprocess.run([_binary("redis-cli"), "--cluster", "create",
+                            *[f"127.0.0.1:{n.port}" for n in self.nodes],
+                            "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                           capture_output=True, text=True, timeout=timeout, check=True)
+            wait_until(self.healthy, timeout, "the Redis Cluster to report cluster_state:ok on every node")
+        except (ServiceError, subprocess.SubprocessError) as exc:
+            self.close()
+            raise ServiceError(f"Redis Cluster did not start: {exc}") from None
+        return self
+
+    def alive(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
+
+    def healthy(self) -> bool:
+        """Every live node sees all slots served, as many primaries as were created, and every live
+        replica is in sync with its primary (a replica that never synced cannot take over)."""
+        return all("cluster_state:ok" in n.cli("CLUSTER", "INFO") for n in self.alive()) and \
+            len(self.primaries()) == self.primary_count and \
+            all(n.info("replication").get("master_link_status", "up") == "up" for n in self.alive())
+
+    def topology(self) -> list[dict[str, str]]:
+        """``CLUSTER NODES`` as seen by the first live node: port, role and node id of each."""
+        out = []
+        for line in self.alive()[0].cli("CLUSTER", "NODES").splitlines():
+            node_id, address, flags = line.split()[:3]
+            port = address.split("@")[0].rsplit(":", 1)[1]
+            role = "primary" if "master" in flags else "replica"
+            out.append({"id": node_id, "port": port, "role": role,
+                        "failed": str("fail" in flags and "fail?" not in flags)})
+        return out
+
+    def primaries(self) -> list[RedisServer]:
+        """The live nodes that currently serve slots as primaries."""
+        ports = {int(t["port"]) for t in self.topology() if t["role"] == "primary" and t["failed"] == "False"}
+        return [n for n in self.alive() if n.port in ports]
+
+    def primary_for(self, key: str) -> RedisServer:
+        """The live primary that serves ``key``'s slot now."""
+        slot = int(self.alive()[0].cli("CLUSTER", "KEYSLOT", key))
+        for node in self.primaries():
+            if self._serves(node, slot):
+                return node
+        raise ServiceError(f"no live primary serves slot {slot}")
+
+    @staticmethod
+    def _serves(node: RedisServer, slot: int) -> bool:
+        myself = next(line for line in node.cli("CLUSTER", "NODES").splitlines() if "myself" in line)
+        for part in myself.split()[8:]:
+            low, _, high = part.partition("-")
+            if low.isdigit() and int(low) <= slot <= int(high or low):
+                return True
+        return False
+
+    def wait_for_failover(self, dead: RedisServer, timeout: float = 30.0) -> float:
+        """Wait until a replica took over ``dead``'s slots and the cluster is ok; seconds waited."""
+        start = time.monotonic()
+        wait_until(lambda: dead not in self.alive() and self.healthy(), timeout,
+                   f"a replica to take over from the primary on port {dead.port}", interval=0.1)
+        return time.monotonic() - start
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
 
 def prometheus_config(targets: Sequence[str], rule_files: Sequence[str | Path] = (),
@@ -283,6 +424,8 @@ class AgentProcess(HttpProcess):
     """The reference agent (``agentwatch serve``) as a real process on a free port.
 
     ``env`` is added to the current environment (e.g. ``REDIS_URL``, fault-injection switches).
+    No drain delay unless ``env`` sets ``AGENT_DRAIN_SECONDS``: nothing routes to a local process,
+    so waiting for a load balancer to notice would only slow every stop.
     """
 
     name = "agent"
@@ -293,8 +436,19 @@ class AgentProcess(HttpProcess):
         super().__init__()
         if port is not None:  # e.g. a restart behind the same scrape target
             self.port = port
-        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "AGENT_DRAIN_SECONDS": "0",
+                    **(env or {})}
         self.ready_path = ready_path
+
+    @property
+    def admin_url(self) -> str:
+        """Where the probes and /metrics are: ``AGENT_ADMIN_PORT`` when ``env`` sets it, else ``url``."""
+        admin = (self.env or {}).get("AGENT_ADMIN_PORT", "0")
+        return f"http://127.0.0.1:{admin}" if admin not in ("", "0") else self.url
+
+    def ready(self) -> bool:
+        with urllib.request.urlopen(f"{self.admin_url}{self.ready_path}", timeout=1) as response:
+            return response.status == 200
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "agentwatch", "serve", "--host", "127.0.0.1",

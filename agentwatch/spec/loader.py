@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from agentwatch.spec.model import Spec
+from agentwatch.spec.model import Spec, spec_issues
 
 __all__ = ["Issue", "SpecError", "format_path", "line_map", "load_spec", "load_yaml", "parse_spec"]
 
@@ -135,18 +135,6 @@ def _message(error: dict[str, Any], path: Path_) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def _semantic_issues(spec: Spec) -> list[tuple[Path_, str]]:
-    problems: list[tuple[Path_, str]] = []
-    seen: dict[str, int] = {}
-    for i, slo in enumerate(spec.slos):
-        if slo.name in seen:
-            problems.append((("slos", i, "name"),
-                             f"duplicate SLO name {slo.name!r} (already used by slos[{seen[slo.name]}]; "
-                             "allowed: a name not used by another SLO)"))
-        seen.setdefault(slo.name, i)
-    return problems
-
-
 def parse_spec(data: Any, lines: dict[Path_, int], file: str) -> Spec:
     """Validate parsed YAML into a ``Spec``; raise ``SpecError`` listing every problem."""
     if data is None:
@@ -163,7 +151,7 @@ def parse_spec(data: Any, lines: dict[Path_, int], file: str) -> Spec:
             path = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
             issues.append(Issue(file, _line(lines, path), format_path(path), _message(error, path)))
         raise SpecError(issues) from None
-    problems = _semantic_issues(spec)
+    problems = spec_issues(spec)
     if problems:
         raise SpecError(Issue(file, _line(lines, p), format_path(p), m) for p, m in problems)
     spec._source = PurePath(file).name
