@@ -18,9 +18,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is a local directory; 
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch
-from transformers import AutoModel, AutoTokenizer
-from transformers.utils import logging as hf_logging
 
+from agentwatch.agent.encoder import BertEncoder
 from agentwatch.agent.intents import load_intents
 
 __all__ = ["Classification", "IntentModel", "load_pretrained", "quiet_transformers"]
@@ -31,6 +30,8 @@ MAX_TOKENS = 128
 
 def quiet_transformers() -> None:
     """No progress bars or advisory warnings on stderr: the agent logs JSON lines only."""
+    from transformers.utils import logging as hf_logging
+
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 
@@ -38,6 +39,8 @@ def quiet_transformers() -> None:
 def load_pretrained(path: str, auto_model: type, threads: int | None = None) -> tuple[Any, Any]:
     """Tokenizer and model (``auto_model``: AutoModel, AutoModelForCausalLM) from local files only,
     in eval mode; the one loader both the intent model and the generator use."""
+    from transformers import AutoTokenizer
+
     quiet_transformers()
     if threads:
         torch.set_num_threads(threads)
@@ -58,33 +61,63 @@ class Classification:
 class IntentModel:
     """A sentence encoder plus one prototype vector per intent (mean of its examples' embeddings)."""
 
-    def __init__(self, tokenizer, encoder, intents: Mapping[str, Sequence[str]], name: str) -> None:
+    def __init__(self, tokenizer: Any, encoder: Any, intents: Mapping[str, Sequence[str]], name: str,
+                 prototypes: torch.Tensor | None = None) -> None:
+        """``tokenizer`` ``None``: ``encoder`` is a :class:`BertEncoder` with its own tokenizer;
+        otherwise a transformers tokenizer and model. ``prototypes``: precomputed, else embedded now."""
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.name = name
         self.intent_names = list(intents)
         self.load_seconds = 0.0
+        #: Where the prototypes came from: "package", "cache" or "computed".
+        self.prototypes_source = "computed"
+        self.prototypes = self.compute_prototypes(intents) if prototypes is None else prototypes
+
+    def compute_prototypes(self, intents: Mapping[str, Sequence[str]]) -> torch.Tensor:
+        """One unit vector per intent: the normalised mean of its examples' embeddings."""
         protos = [self.embed(list(examples)).mean(dim=0) for examples in intents.values()]
-        self.prototypes = torch.nn.functional.normalize(torch.stack(protos), dim=1)
+        return torch.nn.functional.normalize(torch.stack(protos), dim=1)
 
     @classmethod
     def load(cls, path: str, *, name: str, threads: int | None = None,
-             intents: Mapping[str, Sequence[str]] | None = None) -> IntentModel:
-        """Read tokenizer and weights from ``path`` (local files only) and build the prototypes."""
+             intents: Mapping[str, Sequence[str]] | None = None, cached: bool = True) -> IntentModel:
+        """Read tokenizer and weights from ``path`` (local files only); prototypes from the package or
+        cache when they match the model and intents (:mod:`agentwatch.agent.prototypes`), else computed."""
+        from agentwatch.agent.prototypes import load_or_compute
+
         start = time.perf_counter()
-        tokenizer, encoder = load_pretrained(path, AutoModel, threads)
-        model = cls(tokenizer, encoder, intents or load_intents(), name)
+        if threads:
+            torch.set_num_threads(threads)
+        intents = intents or load_intents()
+        native = BertEncoder.load(path, max_length=MAX_TOKENS)
+        if native is not None:
+            model = cls(None, native, intents, name, prototypes=torch.empty(0))
+        else:
+            from transformers import AutoModel
+
+            model = cls(*load_pretrained(path, AutoModel, threads), intents, name, prototypes=torch.empty(0))
+        if cached:
+            model.prototypes, model.prototypes_source = load_or_compute(
+                path, intents, lambda: model.compute_prototypes(intents))
+        else:
+            model.prototypes, model.prototypes_source = model.compute_prototypes(intents), "computed"
         model.load_seconds = time.perf_counter() - start
         return model
 
     def _encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS,
-                               return_tensors="pt")
         with torch.inference_mode():
-            hidden = self.encoder(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            if self.tokenizer is None:
+                ids, attention = self.encoder.tokenize(texts)
+                hidden = self.encoder(ids, attention)
+            else:
+                batch = self.tokenizer(texts, padding=True, truncation=True, max_length=MAX_TOKENS,
+                                       return_tensors="pt")
+                attention = batch["attention_mask"]
+                hidden = self.encoder(**batch).last_hidden_state
+        mask = attention.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=1), batch["attention_mask"].sum(dim=1)
+        return torch.nn.functional.normalize(pooled, dim=1), attention.sum(dim=1)
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         """L2-normalised mean-pooled embeddings, one row per text, in ONE forward pass."""

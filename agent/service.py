@@ -1,9 +1,11 @@
 """The agent's work, transport-free: start-up, readiness, and the three conversation operations.
 
-One message is: ``state.fetch`` → ``queue.wait`` → ``inference`` → ``reply.generate`` (with a
-nested generative ``inference`` when configured) → ``state.save``; each step a span, the state and
-queue steps also a catalogue histogram. KPIs (conversations, escalations, outcomes, intents) are
-counted here, once, from what the atomic Redis scripts report.
+One message is three child spans of the request's server span: ``state.fetch`` → ``inference``
+(its time in the queue an attribute, ``agentwatch.queue.wait_seconds``, and the queue-wait
+histogram) → ``state.save``; a nested generative ``inference`` when a generator is configured.
+The reply itself is pure Python taking microseconds: its facts (escalation reason, follow-up
+topic) go on the server span rather than into a span of their own. KPIs (conversations,
+escalations, outcomes, intents) are counted here, once, from what the atomic Redis scripts report.
 
 The generic parts are the telemetry library's, as any agent would use them: the inference queue
 is :class:`agentwatch.telemetry.Batcher`, readiness and the model-load gauges
@@ -21,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from agentwatch.agent.dialogue import Decision, Policy, build_prompt, respond
@@ -260,37 +263,43 @@ class AgentService:
                 "escalated": decision.escalated or result.escalated_now}
 
     async def _classify(self, text: str, deadline: float) -> tuple[str, float]:
-        loop = asyncio.get_running_loop()
         item = self.batcher.submit(text, deadline)
-        with self.tel.span("queue.wait", metric=c.QUEUE_WAIT):
+        queued = time.perf_counter()
+        try:
+            # timeout_at, not wait_for: no extra future and callbacks per await (a timeout cancels
+            # the awaited future either way, which the batcher skips).
+            async with asyncio.timeout_at(deadline):
+                batch_size = await item.started
+        except TimeoutError:
+            self.batcher.discard(item)
+            self.metrics.observe(c.QUEUE_WAIT, time.perf_counter() - queued)
+            raise expired_error(item) from None
+        except asyncio.CancelledError:  # the client went away: free the place in the queue
+            self.batcher.discard(item)
+            raise
+        wait = time.perf_counter() - queued
+        attributes = genai.inference_attributes("classify", self.settings.model_name, batch_size=batch_size)
+        attributes[genai.QUEUE_WAIT_SECONDS] = round(wait, 6)
+        # The wait is an attribute of the inference span, not a span of its own: it has no children,
+        # and its start and end are the submit time and this span's start.
+        with self.tel.span("inference", kind=SpanKind.INTERNAL, attributes=attributes) as span:
+            self.metrics.observe(c.QUEUE_WAIT, wait)  # exemplar: this trace, if it is kept
             try:
-                batch_size = await asyncio.wait_for(item.started, max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                self.batcher.discard(item)
-                raise expired_error(item) from None
-            except asyncio.CancelledError:  # the client went away: free the place in the queue
-                self.batcher.discard(item)
-                raise
-        name = self.settings.model_name
-        with self.tel.span("inference", kind=SpanKind.INTERNAL,
-                           attributes=genai.inference_attributes("classify", name, batch_size=batch_size)) as span:
-            try:
-                (intent, confidence), tokens = await asyncio.wait_for(item.result,
-                                                                      max(0.0, deadline - loop.time()))
+                async with asyncio.timeout_at(deadline):
+                    (intent, confidence), tokens = await item.result
             except TimeoutError:
                 raise AgentError("inference_timeout", "request deadline passed during inference") from None
-            span.set_attributes(genai.inference_attributes("classify", name, batch_size=batch_size,
-                                                           input_tokens=tokens))
-            span.set_attributes({INTENT: intent, CONFIDENCE: confidence})
+            span.set_attributes({genai.USAGE_INPUT_TOKENS: tokens, INTENT: intent, CONFIDENCE: confidence})
         return intent, confidence
 
     async def _reply(self, intent: str, confidence: float, text: str, snapshot: Snapshot) -> Decision:
-        with self.tel.span("reply.generate", attributes={INTENT: intent}) as span:
-            decision = respond(intent, confidence, text, snapshot, self.policy)
-            if self.generator is not None and not decision.escalated and not decision.low_confidence:
-                generated = await self._generate(build_prompt(snapshot.turns, text, intent, decision.reply))
-                if generated:
-                    decision = replace(decision, reply=generated)
+        decision = respond(intent, confidence, text, snapshot, self.policy)
+        if self.generator is not None and not decision.escalated and not decision.low_confidence:
+            generated = await self._generate(build_prompt(snapshot.turns, text, intent, decision.reply))
+            if generated:
+                decision = replace(decision, reply=generated)
+        span = trace.get_current_span()  # the request's server span
+        if span.is_recording():
             if decision.escalate:
                 span.set_attribute(ESCALATION, decision.escalate)
             if decision.followup:

@@ -34,9 +34,10 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -46,6 +47,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import MaxConnectionsError, NoScriptError, RedisError
 
 from agentwatch.agent.errors import AgentError
+from agentwatch.agent.pipelining import AutoPipeline
 
 log = logging.getLogger("agentwatch.agent")
 
@@ -143,11 +145,19 @@ def meta_key(conversation_id: str) -> str:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one message needs: the conversation's flags and its most recent turns."""
+    """What one message needs: the conversation's flags and its most recent turns.
+
+    ``raw_turns`` are the stored JSON entries; :attr:`turns` parses them on first use, so a reply
+    that needs only the flags (the template replies) never pays for the parsing.
+    """
 
     exists: bool
     meta: dict[str, str] = field(default_factory=dict)
-    turns: list[dict[str, Any]] = field(default_factory=list)
+    raw_turns: Sequence[str] = ()
+
+    @cached_property
+    def turns(self) -> list[dict[str, Any]]:
+        return [json.loads(t) for t in self.raw_turns]
 
     @property
     def status(self) -> str:
@@ -196,6 +206,9 @@ class ConversationStore:
         self._slots = asyncio.Semaphore(pool_size)
         self._fetch = self.client.register_script(_FETCH)
         self._append = self.client.register_script(_APPEND)
+        # Reads and appends of concurrent requests share a pipeline per event-loop iteration; on a
+        # cluster each script goes alone (its keys' slot picks the node).
+        self._pipeline = None if cluster else AutoPipeline(self.client)
         self._close = self.client.register_script(_CLOSE)
         self._touch = self.client.register_script(_TOUCH)
 
@@ -231,12 +244,18 @@ class ConversationStore:
         except (RedisError, OSError, TimeoutError):
             return False
 
+    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        """``script`` through the automatic pipeline when there is one (see ``pipelining``)."""
+        if self._pipeline is not None:
+            return await self._pipeline.run(script, keys, args)
+        return await script(keys=keys, args=args)
+
     async def _read(self, conversation_id: str, start: int, what: str) -> Snapshot:
         async with self._guard(what):
-            meta_flat, raw = await self._fetch(keys=[meta_key(conversation_id), turns_key(conversation_id)],
-                                               args=[start])
+            meta_flat, raw = await self._call(self._fetch, [meta_key(conversation_id), turns_key(conversation_id)],
+                                              [start])
         meta = dict(zip(meta_flat[::2], meta_flat[1::2], strict=True))
-        return Snapshot(bool(meta), meta, [json.loads(t) for t in raw])
+        return Snapshot(bool(meta), meta, raw)  # turns are parsed when first read
 
     async def fetch(self, conversation_id: str) -> Snapshot:
         """Flags and the last ``window`` turns, in one round trip: constant cost at any length."""
@@ -262,7 +281,7 @@ class ConversationStore:
         keys = [turns_key(conversation_id), meta_key(conversation_id)]
         async with self._guard("save"):
             if not self.track_activity:
-                turn, started, escalated = await self._append(keys=keys, args=args)
+                turn, started, escalated = await self._call(self._append, keys, args)
             else:
                 turn, started, escalated = await self._touch_and_append(conversation_id, keys, args, now_ms)
         if int(turn) < 0:

@@ -36,7 +36,7 @@ QUICK_DIR = RESULTS_DIR / "quick"
 README = Path("README.md")
 #: Order of the benchmarks in every table (issue order).
 ORDER = ("telemetry_overhead", "instrumentation", "serving", "state_cost", "cardinality", "cold_start", "memory",
-         "overload")
+         "overload", "rule_cost")
 
 
 def _fmt(value: Any) -> str:

@@ -5,7 +5,8 @@ it may use): two agents (batching on with ``AGENT_MAX_BATCH`` = ``--max-batch``,
 ``AGENT_MAX_BATCH=1``), and a worker process holding the bare model. Alternating, each round
 measures: the bare model classifying back-to-back batches of ``--max-batch`` (and of 1) messages,
 and each agent saturated by ``wrk`` (``--connections`` open, every request a real message to one of
-many conversations, telemetry on with spans exported to a local OTLP receiver). Same messages
+many conversations, telemetry on with its defaults: tail sampling in the agent, kept spans
+exported to a local OTLP receiver). Same messages
 everywhere. Target: agent ≥ 85% of the bare model's batched limit.
 
     python -m agentwatch.bench.serving [--quick] [--rounds N] [--seconds S] [--max-batch 8]
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> Result:
     result = Result("serving", "Serving efficiency: agent vs the bare model (benchmark 3)", args.quick,
                     {"rounds": rounds, "seconds_per_run": seconds, "connections": args.connections,
                      "max_batch": args.max_batch, "torch_threads": threads,
-                     "telemetry": "on, 100% sampled, OTLP/HTTP to a local receiver"})
+                     "telemetry": "on, defaults (tail sampling: errors, slow, 10%), OTLP/HTTP to a local receiver"})
     what = {"model": f"bare model, batches of {args.max_batch}", "agent": f"agent, AGENT_MAX_BATCH={args.max_batch}",
             "model_b1": "bare model, batches of 1", "agent_nobatch": "agent, AGENT_MAX_BATCH=1"}
     for variant in variants:

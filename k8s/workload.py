@@ -114,6 +114,8 @@ def _env(spec: Spec) -> list[dict[str, Any]]:
         env.append({"name": "AGENT_VERSION", "value": tag})
     if cfg.otlp_endpoint:
         env.append({"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": cfg.otlp_endpoint})
+    # Tail sampling in the agent always keeps traces slower than the strictest latency SLO.
+    env.append({"name": "AGENTWATCH_TRACES_SLOW_SECONDS", "value": f"{spec.slow_request_seconds():g}"})
     if cfg.command is None:  # the reference agent
         drain, shutdown = shutdown_budget(cfg.termination_grace_period_seconds)
         env += [

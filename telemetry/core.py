@@ -12,13 +12,14 @@ Usage::
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NoOpTracerProvider, Span, SpanKind, Status, StatusCode
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
@@ -28,8 +29,10 @@ from agentwatch.telemetry import catalogue as c
 from agentwatch.telemetry import genai
 from agentwatch.telemetry.catalogue import BUILD_INFO, MetricDef
 from agentwatch.telemetry.closed_sets import ClosedSets
-from agentwatch.telemetry.metrics import Metrics, exemplar_of
+from agentwatch.telemetry.metrics import Metrics
+from agentwatch.telemetry.sampling import TailSamplingSpanProcessor
 from agentwatch.telemetry.settings import TelemetrySettings
+from agentwatch.telemetry.spans import DeferredTracer
 from agentwatch.telemetry.tracing import build_tracer_provider
 
 __all__ = ["Telemetry"]
@@ -50,11 +53,22 @@ class Telemetry:
         self.set_build_info()
         #: The closed label values in force: the reference agent's until :meth:`declare` is called.
         self.closed_sets = ClosedSets.reference()
+        #: The in-process tail sampler (``None``: head sampling, or telemetry off).
+        self.tail_sampler: TailSamplingSpanProcessor | None = None
         if self.settings.enabled:
-            self.tracer_provider: trace.TracerProvider = build_tracer_provider(self.settings, span_exporters)
+            self.tracer_provider: trace.TracerProvider
+            self.tracer_provider, self.tail_sampler = build_tracer_provider(self.settings, span_exporters)
         else:
             self.tracer_provider = NoOpTracerProvider()
-        self.tracer = self.tracer_provider.get_tracer("agentwatch", self.settings.service_version)
+        if self.tail_sampler is not None:
+            assert isinstance(self.tracer_provider, TracerProvider)
+            self.metrics.exemplars = self.tail_sampler  # exemplars wait for their trace's decision
+            # Spans as plain data, built as SDK spans only for kept traces (see spans.py).
+            self.tracer: trace.Tracer = DeferredTracer(
+                self.tail_sampler, self.tracer_provider.resource,
+                InstrumentationScope("agentwatch", self.settings.service_version))
+        else:
+            self.tracer = self.tracer_provider.get_tracer("agentwatch", self.settings.service_version)
 
     def set_build_info(self, *, model: str = "", model_revision: str = "") -> None:
         """(Re)state ``agent_build_info``: exactly one series per process, so joins on it
@@ -83,6 +97,7 @@ class Telemetry:
                 self.metrics.allow(label, declared)
             else:
                 self.metrics.policy.declare(label, declared)
+        self.metrics.forget_children()  # values folded into "other" before may be declared now
         self.closed_sets = sets
         for metric in (c.ERRORS, c.CONVERSATIONS_ENDED, c.ESCALATIONS, c.INTENTS_TOTAL):
             (label,) = metric.labels
@@ -90,32 +105,15 @@ class Telemetry:
                 self.metrics.inc(metric, 0, **{label: value})
         return sets
 
-    @contextmanager
     def span(self, name: str, *, metric: MetricDef | None = None, labels: Mapping[str, str] | None = None,
-             attributes: Mapping[str, Any] | None = None,
-             kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
+             attributes: Mapping[str, Any] | None = None, kind: SpanKind = SpanKind.INTERNAL) -> _SpanScope:
         """Open a span and, on exit, observe its duration on ``metric`` — one clock, so they agree.
 
-        An exception marks the span failed with ``error.type`` from ``exc.error_class`` (or
-        ``internal``) and is re-raised; the duration is recorded either way.
+        Use as ``with tel.span(...) as span:``. An exception marks the span failed with
+        ``error.type`` from ``exc.error_class`` (or ``internal``) and is re-raised; the duration is
+        recorded either way.
         """
-        start = time.perf_counter()
-        # start_span + attach: the same as start_as_current_span, without its layers of wrappers.
-        span = self.tracer.start_span(name, kind=kind, attributes=attributes)
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
-            yield span
-        except BaseException as exc:
-            if span.is_recording():
-                span.record_exception(exc)
-                self.set_error(span, getattr(exc, "error_class", "internal"))
-            raise
-        finally:
-            if metric is not None and self.metrics.enabled:
-                self.metrics.child(metric, **(labels or {})).observe(time.perf_counter() - start,
-                                                                      exemplar=exemplar_of(span))
-            otel_context.detach(token)
-            span.end()
+        return _SpanScope(self, name, metric, labels, attributes, kind)
 
     @staticmethod
     def set_error(span: Span, error_class: str) -> None:
@@ -141,3 +139,33 @@ class Telemetry:
         shutdown = getattr(self.tracer_provider, "shutdown", None)
         if shutdown is not None:
             shutdown()
+
+
+class _SpanScope:
+    """The context manager :meth:`Telemetry.span` returns: a class rather than a ``@contextmanager``
+    generator, which costs a few microseconds more on every span of the message path."""
+
+    __slots__ = ("attributes", "kind", "labels", "metric", "name", "span", "start", "tel", "token")
+
+    def __init__(self, tel: Telemetry, name: str, metric: MetricDef | None, labels: Mapping[str, str] | None,
+                 attributes: Mapping[str, Any] | None, kind: SpanKind) -> None:
+        self.tel, self.name, self.metric, self.labels, self.attributes, self.kind = (
+            tel, name, metric, labels, attributes, kind)
+
+    def __enter__(self) -> Span:
+        self.start = time.perf_counter()
+        # start_span + attach: the same as start_as_current_span, without its layers of wrappers.
+        self.span = span = self.tel.tracer.start_span(self.name, kind=self.kind, attributes=self.attributes)
+        self.token = otel_context.attach(trace.set_span_in_context(span))
+        return span
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        span, tel = self.span, self.tel
+        if exc is not None and span.is_recording():
+            span.record_exception(exc)
+            tel.set_error(span, getattr(exc, "error_class", "internal"))
+        if self.metric is not None and tel.metrics.enabled:
+            tel.metrics.exemplars.observe(tel.metrics.child(self.metric, **(self.labels or {})),
+                                          time.perf_counter() - self.start, span)
+        otel_context.detach(self.token)
+        span.end()

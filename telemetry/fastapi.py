@@ -31,7 +31,7 @@ from starlette.responses import Response
 from agentwatch.telemetry.catalogue import HTTP_METHODS, INFLIGHT_REQUESTS, OTHER, REQUEST_DURATION
 from agentwatch.telemetry.exposition import render_metrics
 from agentwatch.telemetry.labels import UNMATCHED_ROUTE
-from agentwatch.telemetry.metrics import Metrics, exemplar_of
+from agentwatch.telemetry.metrics import Metrics
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -88,6 +88,7 @@ class ServerTelemetryMiddleware:
         self.app = app
         self.tracer = telemetry.tracer
         self.metrics = telemetry.metrics
+        self.exemplars = telemetry.metrics.exemplars
         self.excluded = frozenset(excluded)
         self.inflight = telemetry.metrics.child(INFLIGHT_REQUESTS)
         self.histograms: dict[tuple[str, str, int], Any] = {}
@@ -131,8 +132,9 @@ class ServerTelemetryMiddleware:
                     span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
-            self._histogram(template or UNMATCHED_ROUTE, method, status).observe(
-                time.perf_counter() - start, exemplar=exemplar_of(span))
+            # Before end(): under tail sampling the exemplar waits for the decision end() takes.
+            self.exemplars.observe(self._histogram(template or UNMATCHED_ROUTE, method, status),
+                                   time.perf_counter() - start, span)
             otel_context.detach(token)
             span.end()
 

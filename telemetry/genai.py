@@ -21,6 +21,8 @@ USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 ERROR_TYPE = "error.type"
 #: Non-standard, namespaced: requests answered by the same forward pass.
 BATCH_SIZE = "agentwatch.inference.batch_size"
+#: Non-standard, namespaced: seconds the request waited in the queue before its forward pass.
+QUEUE_WAIT_SECONDS = "agentwatch.queue.wait_seconds"
 #: Provider value for a model run in-process with transformers.
 SYSTEM = "transformers"
 

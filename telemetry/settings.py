@@ -10,7 +10,9 @@
 | ``OTEL_RESOURCE_ATTRIBUTES`` | | extra resource attributes (``k=v,k=v``) |
 | ``DEPLOYMENT_ENVIRONMENT`` | ``dev`` | ``deployment.environment.name`` |
 | ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` | unset | OTLP/HTTP export target; unset: no export |
-| ``OTEL_TRACES_SAMPLER(_ARG)`` | parent-based ratio, ``1.0`` | standard sampler variables |
+| ``AGENTWATCH_TRACES_KEEP_RATIO`` | ``0.1`` | tail sampling: share of ordinary (fast, successful) traces kept |
+| ``AGENTWATCH_TRACES_SLOW_SECONDS`` | ``1.0`` | tail sampling: slower traces are always kept (latency SLO) |
+| ``OTEL_TRACES_SAMPLER(_ARG)`` | unset: tail sampling | set: the SDK's standard head sampler instead |
 | ``OTEL_TRACES_EXPORTER`` | ``otlp`` | ``none`` disables export |
 | ``AGENTWATCH_FASTAPI_INSTRUMENTATION`` | ``lean`` | ``contrib``: opentelemetry-instrumentation-fastapi spans |
 """
@@ -59,6 +61,10 @@ def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class TelemetrySettings(EnvSettings):
     """What the telemetry library does; build with :meth:`from_env`."""
 
@@ -69,9 +75,19 @@ class TelemetrySettings(EnvSettings):
     enabled: bool = Field(True, validation_alias=_env("AGENTWATCH_TELEMETRY", "enabled"))
     capture_content: bool = Field(False, validation_alias=_env("AGENTWATCH_CAPTURE_CONTENT", "capture_content"))
     strict_labels: bool = Field(False, validation_alias=_env("AGENTWATCH_STRICT_LABELS", "strict_labels"))
-    sample_ratio: float = Field(1.0, ge=0, le=1, validation_alias=_env("OTEL_TRACES_SAMPLER_ARG", "sample_ratio"))
-    otlp_endpoint: str | None = Field(None, validation_alias=_env(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"))
+    #: Tail sampling (the default): share of ordinary traces kept, and the "slow" cut-off in seconds.
+    keep_ratio: float = Field(0.1, ge=0, le=1, validation_alias=_env("AGENTWATCH_TRACES_KEEP_RATIO", "keep_ratio"))
+    slow_seconds: float = Field(1.0, gt=0, validation_alias=_env("AGENTWATCH_TRACES_SLOW_SECONDS", "slow_seconds"))
+    #: ``OTEL_TRACES_SAMPLER`` as set (the SDK's head sampler then decides); ``None``: tail sampling.
+    head_sampler: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        None, validation_alias=_env("OTEL_TRACES_SAMPLER", "head_sampler"))
+    head_sampler_arg: Annotated[str | None, BeforeValidator(_blank_is_none)] = Field(
+        None, validation_alias=_env("OTEL_TRACES_SAMPLER_ARG", "head_sampler_arg"))
+    #: The traces endpoint variable, verbatim (the exporter posts to it as is) ...
+    otlp_traces_endpoint: str | None = Field(None, validation_alias=_env(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "otlp_traces_endpoint"))
+    #: ... else the base endpoint, to which ``/v1/traces`` is appended.
+    otlp_endpoint: str | None = Field(None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT", "otlp_endpoint"))
     export_traces: Annotated[bool, BeforeValidator(_traces_exported)] = Field(
         True, validation_alias=_env("OTEL_TRACES_EXPORTER", "export_traces"))
     fastapi_instrumentation: Annotated[Literal["lean", "contrib"], BeforeValidator(_lower)] = Field(
@@ -87,3 +103,12 @@ class TelemetrySettings(EnvSettings):
             overrides.setdefault("service_name", service_name)
         overrides.setdefault("service_version", agent_version(source))
         return super().from_env(source, **overrides)
+
+    @property
+    def traces_url(self) -> str | None:
+        """The OTLP/HTTP traces URL, as the exporter derives it from the two variables; ``None``: no export."""
+        if self.otlp_traces_endpoint:
+            return self.otlp_traces_endpoint
+        if self.otlp_endpoint:
+            return self.otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None

@@ -1,4 +1,4 @@
-"""Tracer provider set-up: resource attributes, parent-based ratio sampling, OTLP/HTTP export."""
+"""Tracer provider set-up: resource attributes, tail (default) or head sampling, OTLP/HTTP export."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import socket
 from collections.abc import Iterable
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 
+from agentwatch.telemetry.sampling import KeepPolicy, TailSamplingSpanProcessor
 from agentwatch.telemetry.settings import TelemetrySettings
 
-__all__ = ["build_resource", "build_tracer_provider"]
+__all__ = ["build_resource", "build_tracer_provider", "head_sampler"]
 
 
 def build_resource(settings: TelemetrySettings) -> Resource:
@@ -37,20 +38,51 @@ def build_resource(settings: TelemetrySettings) -> Resource:
             .merge(Resource({"service.version": settings.service_version})))
 
 
-def build_tracer_provider(settings: TelemetrySettings,
-                          exporters: Iterable[SpanExporter] = ()) -> TracerProvider:
-    """A provider exporting in batches to OTLP/HTTP when an endpoint is configured, plus ``exporters``.
+def head_sampler(name: str, arg: str | None) -> Sampler | None:
+    """The SDK sampler ``OTEL_TRACES_SAMPLER=name`` (``OTEL_TRACES_SAMPLER_ARG=arg``) stands for.
 
-    ``OTEL_TRACES_SAMPLER`` set: the SDK picks the sampler from the environment. Otherwise
-    parent-based ratio sampling with ``settings.sample_ratio``, so a caller's decision is kept.
+    Built here rather than by the SDK so settings read from any mapping (not only ``os.environ``)
+    apply; a name outside the specification's list (a sampler plug-in) returns ``None``: the SDK
+    then loads it from the environment itself.
     """
-    sampler = None if os.environ.get("OTEL_TRACES_SAMPLER") else ParentBased(
-        TraceIdRatioBased(settings.sample_ratio))
-    provider = TracerProvider(resource=build_resource(settings), sampler=sampler)
-    if settings.otlp_endpoint and settings.export_traces:
+    ratio = 1.0
+    if name.endswith("traceidratio") and arg:
+        try:
+            ratio = float(arg)
+        except ValueError:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={arg!r}: expected a number in [0, 1]") from None
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={arg!r}: expected a number in [0, 1]")
+    known: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON, "always_off": ALWAYS_OFF, "traceidratio": TraceIdRatioBased(ratio),
+        "parentbased_always_on": ParentBased(ALWAYS_ON), "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBased(TraceIdRatioBased(ratio)),
+    }
+    return known.get(name.strip().lower())
+
+
+def build_tracer_provider(settings: TelemetrySettings, exporters: Iterable[SpanExporter] = ()
+                          ) -> tuple[TracerProvider, TailSamplingSpanProcessor | None]:
+    """A provider exporting in batches to OTLP/HTTP when an endpoint is configured, plus ``exporters``;
+    and the tail sampler in front of them (``None`` under head sampling).
+
+    ``settings.head_sampler`` (``OTEL_TRACES_SAMPLER``) set: the SDK builds that sampler from the
+    environment and every sampled span is exported. Otherwise every span is recorded (a caller's
+    "not sampled" is still respected) and :class:`TailSamplingSpanProcessor` decides per trace.
+    """
+    exporting: list[SpanProcessor] = []
+    if settings.traces_url and settings.export_traces:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    for exporter in exporters:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
-    return provider
+        exporting.append(BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.traces_url)))
+    exporting += [BatchSpanProcessor(exporter) for exporter in exporters]
+    if settings.head_sampler:
+        provider = TracerProvider(resource=build_resource(settings),
+                                  sampler=head_sampler(settings.head_sampler, settings.head_sampler_arg))
+        for processor in exporting:
+            provider.add_span_processor(processor)
+        return provider, None
+    provider = TracerProvider(resource=build_resource(settings), sampler=ParentBased(ALWAYS_ON))
+    tail = TailSamplingSpanProcessor(exporting, KeepPolicy(settings.keep_ratio, settings.slow_seconds))
+    provider.add_span_processor(tail)
+    return provider, tail

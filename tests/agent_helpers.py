@@ -66,8 +66,9 @@ async def running_agent(redis_url: str, *, model: IntentModel | str | None = "sh
     # A generous deadline unless a test is about deadlines: a loaded CI machine must not cause 504s.
     settings = AgentSettings(redis_url=redis_url, **{"request_timeout_ms": 30_000, **overrides})
     spans = InMemorySpanExporter()
+    # Every trace kept (tail sampling at ratio 1), so tests can inspect any request's spans.
     tel = Telemetry(TelemetrySettings(strict_labels=True, capture_content=capture_content,
-                                      export_traces=False),
+                                      export_traces=False, keep_ratio=1.0),
                     registry=CollectorRegistry(), span_exporters=[spans])
     app = create_app(settings, tel, model=shared_model() if model == "shared" else model)
     async with app.router.lifespan_context(app):

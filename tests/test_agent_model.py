@@ -82,3 +82,51 @@ def test_a_bad_intents_file_is_rejected_with_the_file_name(tmp_path, text, messa
     with pytest.raises(IntentCatalogueError, match=message) as failed:
         load_intents(path)
     assert str(path) in str(failed.value)
+
+
+@pytest.mark.model
+def test_the_native_encoder_computes_what_transformers_bert_computes():
+    from transformers import AutoModel, AutoTokenizer
+
+    from agentwatch.agent.encoder import BertEncoder
+    from agentwatch.agent.settings import default_model_path
+
+    path = default_model_path()
+    texts = [text for text, _ in HELD_OUT] + ["word " * 300]  # the last one is truncated at 128 tokens
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    reference = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    native = BertEncoder.load(path, max_length=128)
+    assert native is not None
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
+    ids, mask = native.tokenize(texts)
+    assert torch.equal(ids, batch["input_ids"]) and torch.equal(mask, batch["attention_mask"])
+    with torch.inference_mode():
+        expected, got = reference(**batch).last_hidden_state, native(ids, mask)
+    assert float(((expected - got).abs() * mask[..., None]).max()) < 1e-4
+
+
+@pytest.mark.model
+def test_the_packaged_prototypes_are_those_of_the_default_model_and_intents():
+    from agentwatch.agent.prototypes import PACKAGED, fingerprint
+    from agentwatch.agent.settings import default_model_path
+
+    model = shared_model()
+    assert model.prototypes_source == "package", (
+        f"intents.yaml or the model changed: run `python -m agentwatch.agent.prototypes` to rewrite agent/{PACKAGED}")
+    fresh = model.compute_prototypes(load_intents())
+    assert torch.allclose(model.prototypes, fresh, atol=1e-5)
+    assert len(fingerprint(default_model_path(), load_intents())) == 64
+
+
+@pytest.mark.model
+def test_prototypes_of_other_intents_are_computed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    from agentwatch.agent.model import IntentModel
+    from agentwatch.agent.settings import default_model_path
+
+    monkeypatch.setenv("AGENT_CACHE_DIR", str(tmp_path))
+    intents = {name: [f"{name} please", f"about {name}"] for name in c.INTENTS}
+    first = IntentModel.load(default_model_path(), name="m", threads=1, intents=intents)
+    second = IntentModel.load(default_model_path(), name="m", threads=1, intents=intents)
+    assert (first.prototypes_source, second.prototypes_source) == ("computed", "cache")
+    assert torch.equal(first.prototypes, second.prototypes)
+    assert len(list(tmp_path.glob("prototypes-*.safetensors"))) == 1

@@ -34,6 +34,8 @@ CASES = [
     pytest.param("memory", ["--checkpoints", "4,8"], id="memory reads the agent's RSS at checkpoints"),
     pytest.param("overload", ["--rounds", "1", "--seconds", "3"],
                  id="overload offers ten times the sustainable rate to one agent"),
+    pytest.param("rule_cost", ["--slos", "2", "--days", "0.5", "--evaluations", "1", "--interval", "3"],
+                 id="rule cost evaluates agentwatch's and Sloth's rules on a backfilled Prometheus"),
 ]
 
 

@@ -323,6 +323,7 @@ def test_deployment_probes_env_and_security() -> None:
     assert env["K8S_POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["K8S_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == cfg.otlp_endpoint
+    assert float(env["AGENTWATCH_TRACES_SLOW_SECONDS"]["value"]) == load_spec(SPEC).slow_request_seconds()
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["terminationGracePeriodSeconds"] == cfg.termination_grace_period_seconds

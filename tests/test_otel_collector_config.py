@@ -2,9 +2,11 @@
 
 No otelcol-contrib runs here, so these checks encode what was verified in the component sources
 (each component's metadata.yaml ``type``, README required keys, the contrib 0.159.0 manifest):
-every component is known and current, declared ones are used, used ones are declared, the
-span_metrics connector joins a traces pipeline to a metrics pipeline, memory_limiter comes first
-and batch last, and every endpoint names a compose service the Collector can reach.
+every component is known and current, declared ones are used, used ones are declared, a
+connector joins a pipeline of its exporter-side signal to one of its receiver-side signal,
+memory_limiter comes first and batch last, and every endpoint names a compose service the
+Collector can reach. The checker knows more components than the config uses (connectors, tail
+sampling) so a config that adds them back is checked too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import yaml
 
 from agentwatch.otel_collector import COLLECTOR_CONFIG
 from agentwatch.spec import load_spec
-from agentwatch.telemetry import catalogue as c
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "compose" / "docker-compose.yaml"
@@ -169,8 +170,22 @@ def _drop_processor(cfg: dict, name: str) -> None:
 
 
 def _swap(cfg: dict) -> None:
-    procs = cfg["service"]["pipelines"]["traces/sampled"]["processors"]
+    procs = cfg["service"]["pipelines"]["traces"]["processors"]
     procs[0], procs[-1] = procs[-1], procs[0]
+
+
+def _add_span_metrics(cfg: dict, name: str = "span_metrics", metrics_side: bool = True) -> None:
+    """The span-metrics connector, fed by the traces pipeline (and read by a metrics pipeline)."""
+    cfg.setdefault("connectors", {})[name] = {}
+    cfg["service"]["pipelines"]["traces"]["exporters"].append(name)
+    if metrics_side:
+        cfg["exporters"]["prometheus"] = {"endpoint": "0.0.0.0:8889"}
+        cfg["service"]["pipelines"]["metrics"] = {"receivers": [name], "exporters": ["prometheus"]}
+
+
+def _add_tail_sampling(cfg: dict, policy: dict) -> None:
+    cfg["processors"]["tail_sampling"] = {"policies": [policy]}
+    cfg["service"]["pipelines"]["traces"]["processors"].insert(1, "tail_sampling")
 
 
 def _rename(cfg: dict, kind: str, old: str, new: str) -> None:
@@ -184,19 +199,19 @@ MUTATIONS = [
     ("a processor used but not declared", lambda cfg: _drop_processor(cfg, "batch"), "batch is not declared"),
     ("an unused exporter", lambda cfg: cfg["exporters"].update({"debug": {}}), "exporters.debug: declared but not"),
     ("batch first and memory_limiter last", _swap, "memory_limiter must be the first"),
-    ("the deprecated spanmetrics name", lambda cfg: _rename(cfg, "connectors", "span_metrics", "spanmetrics"),
+    ("the deprecated spanmetrics name", lambda cfg: _add_span_metrics(cfg, "spanmetrics"),
      "deprecated type name, use span_metrics"),
     ("the deprecated otlp exporter name", lambda cfg: _rename(cfg, "exporters", "otlp_grpc/jaeger", "otlp/jaeger"),
      "deprecated alias of otlp_grpc"),
-    ("a connector only on the traces side",
-     lambda cfg: cfg["service"]["pipelines"].pop("metrics/spanmetrics"), "span_metrics: must be an exporter"),
+    ("a connector only on the traces side", lambda cfg: _add_span_metrics(cfg, metrics_side=False),
+     "span_metrics: must be an exporter"),
     ("an exporter aimed at a missing service",
      lambda cfg: cfg["exporters"]["otlp_grpc/jaeger"].update({"endpoint": "tempo:4317"}), "'tempo' is not a compose"),
     ("a receiver bound to localhost",
      lambda cfg: cfg["receivers"]["otlp"]["protocols"]["grpc"].update({"endpoint": "localhost:4317"}),
      "receivers.otlp.grpc: must listen on 0.0.0.0"),
     ("a tail-sampling policy without settings",
-     lambda cfg: cfg["processors"]["tail_sampling"]["policies"][0].pop("status_code"), "lacks its 'status_code'"),
+     lambda cfg: _add_tail_sampling(cfg, {"name": "errors", "type": "status_code"}), "lacks its 'status_code'"),
 ]
 
 
@@ -208,36 +223,25 @@ def test_the_checker_rejects_a_broken_config(config: dict, services: dict, mutat
     assert any(expected in p for p in found), found
 
 
-def _seconds(duration: str) -> float:
-    number, unit = re.fullmatch(r"([0-9.]+)(ms|s)", duration).groups()
-    return float(number) / (1000 if unit == "ms" else 1)
+def test_the_collector_keeps_every_span_the_agents_chose_to_keep(config: dict) -> None:
+    """The agents tail-sample (agentwatch.telemetry.sampling); a second sampler could only drop
+    traces whose exemplars are on the dashboards, and span metrics from kept traces would be biased."""
+    processors = {_type(p) for pipe in config["service"]["pipelines"].values() for p in pipe.get("processors") or []}
+    assert "tail_sampling" not in processors and "probabilistic_sampler" not in processors
+    assert not config.get("connectors")
+    assert config["service"]["pipelines"]["traces"]["exporters"] == ["otlp_grpc/jaeger"]
 
 
-def test_span_metric_buckets_are_the_request_duration_buckets(config: dict) -> None:
-    histogram = config["connectors"]["span_metrics"]["histogram"]
-    assert histogram["unit"] == "s"
-    assert [_seconds(b) for b in histogram["explicit"]["buckets"]] == list(c.REQUEST_DURATION.buckets)
-
-
-def test_slow_traces_are_those_slower_than_the_strictest_latency_slo(config: dict) -> None:
+def test_the_agents_keep_every_trace_slower_than_the_strictest_latency_slo(services: dict) -> None:
     spec = load_spec(ROOT / "agentwatch.yaml")
     thresholds = [s.sli.latency.threshold for s in spec.slos if s.sli.latency]
     assert thresholds, "the spec has a latency SLO"
-    policies = {p["type"]: p for p in config["processors"]["tail_sampling"]["policies"]}
-    assert policies["latency"]["latency"]["threshold_ms"] == min(thresholds) * 1000
-    assert policies["status_code"]["status_code"]["status_codes"] == ["ERROR"]
-    assert 0 < policies["probabilistic"]["probabilistic"]["sampling_percentage"] < 100
-
-
-def test_exemplars_flow_from_span_metrics_through_openmetrics(config: dict) -> None:
-    assert config["connectors"]["span_metrics"]["exemplars"]["enabled"] is True
-    assert config["exporters"]["prometheus"]["enable_open_metrics"] is True
-
-
-def test_span_metrics_see_every_span_before_sampling(config: dict) -> None:
-    pipelines = config["service"]["pipelines"]
-    feeding = [p for p in pipelines.values() if "span_metrics" in p["exporters"]]
-    assert feeding and all("tail_sampling" not in (p.get("processors") or []) for p in feeding)
+    assert spec.slow_request_seconds() == min(thresholds)
+    for name in ("agent-a", "agent-b"):
+        environment = services[name]["environment"]
+        assert float(environment["AGENTWATCH_TRACES_SLOW_SECONDS"]) == spec.slow_request_seconds()
+        assert 0 < float(environment["AGENTWATCH_TRACES_KEEP_RATIO"]) < 1
+        assert "OTEL_TRACES_SAMPLER" not in environment, "head sampling would replace the agent's tail sampling"
 
 
 def _mebibytes(text: str) -> float:
@@ -258,10 +262,8 @@ def test_prometheus_scrapes_the_ports_the_collector_listens_on(config: dict) -> 
     prometheus = yaml.safe_load((ROOT / "compose" / "prometheus" / "prometheus.yml").read_text())
     targets = {t for job in prometheus["scrape_configs"] for sc in job.get("static_configs", [])
                for t in sc["targets"]}
-    spanmetrics_port = config["exporters"]["prometheus"]["endpoint"].rsplit(":", 1)[1]
     telemetry_port = config["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]["port"]
-    assert f"otel-collector:{spanmetrics_port}" in targets
-    assert f"otel-collector:{telemetry_port}" in targets
+    assert {t for t in targets if t.startswith("otel-collector:")} == {f"otel-collector:{telemetry_port}"}
 
 
 def test_the_agents_send_otlp_http_to_the_collectors_http_receiver(config: dict, services: dict) -> None:

@@ -43,9 +43,11 @@ def traced_app(tel: Telemetry) -> FastAPI:
     return app
 
 
-def make_telemetry(receiver: OtlpReceiver, **overrides: object) -> Telemetry:
+def make_telemetry(receiver: OtlpReceiver, keep_ratio: str = "1", **overrides: object) -> Telemetry:
+    """Telemetry exporting to ``receiver``; tail sampling keeping every trace unless told otherwise."""
     settings = TelemetrySettings.from_env(
-        env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "AGENTWATCH_STRICT_LABELS": "true"},
+        env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "AGENTWATCH_STRICT_LABELS": "true",
+             "AGENTWATCH_TRACES_KEEP_RATIO": keep_ratio},
         **overrides)
     return Telemetry(settings)
 
@@ -132,7 +134,8 @@ def test_a_callers_trace_context_is_continued_and_5xx_marks_the_span_failed(rece
 def test_conversation_text_enters_spans_only_when_opted_in(receiver, monkeypatch, opt_in, captured):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
     tel = Telemetry(TelemetrySettings.from_env(env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-                                                    "AGENTWATCH_CAPTURE_CONTENT": opt_in}))
+                                                    "AGENTWATCH_CAPTURE_CONTENT": opt_in,
+                                                    "AGENTWATCH_TRACES_KEEP_RATIO": "1"}))
     assert TelemetrySettings.from_env(env={}).capture_content is False
     client = TestClient(traced_app(tel))
     client.post("/v1/echo/a", json={"text": "secret words"})
@@ -179,10 +182,12 @@ def test_json_log_lines_carry_the_active_trace_id(receiver, monkeypatch):
     assert "trace_id" not in outside
 
 
-def test_sampling_ratio_zero_exports_nothing_and_leaves_no_exemplar(receiver, monkeypatch):
+def test_head_sampling_ratio_zero_exports_nothing_and_leaves_no_exemplar(receiver, monkeypatch):
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
     tel = Telemetry(TelemetrySettings.from_env(env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                                                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
                                                     "OTEL_TRACES_SAMPLER_ARG": "0"}))
+    assert tel.tail_sampler is None
     client = TestClient(traced_app(tel))
     client.post("/v1/echo/a", json={"text": "x"})
     tel.shutdown()

@@ -818,6 +818,11 @@ class Spec(_Model):
     def sloth_id(self, slo: SLO) -> str:
         return f"{self.service.name}-{slo.name}"
 
+    def slow_request_seconds(self, default: float = 1.0) -> float:
+        """The strictest latency-SLO threshold (``default`` without one): a request slower than it
+        burns latency budget, so the agents always keep its trace (``AGENTWATCH_TRACES_SLOW_SECONDS``)."""
+        return min((slo.sli.latency.threshold for slo in self.slos if slo.sli.latency is not None), default=default)
+
     @property
     def closed_sets(self) -> ClosedSets:
         """The application's declared label values; the reference agent's without ``application:``."""

@@ -29,8 +29,9 @@ __all__ = ["ATTRIBUTES", "by_trace", "draw_waterfall", "failed_trace", "label", 
            "terminal_tree"]
 
 #: Attributes shown beside a span, with their short names (others stay in the file): operational, no content.
-ATTRIBUTES = {genai.BATCH_SIZE: "batch_size", "agentwatch.conversation.turn": "turn",
-              "http.response.status_code": "status", genai.ERROR_TYPE: "error", "agentwatch.intent": "intent",
+ATTRIBUTES = {genai.BATCH_SIZE: "batch_size", genai.QUEUE_WAIT_SECONDS: "queued_s",
+              "agentwatch.conversation.turn": "turn", "http.response.status_code": "status",
+              genai.ERROR_TYPE: "error", "agentwatch.intent": "intent",
               "agentwatch.escalation.reason": "escalation", genai.OPERATION_NAME: "operation",
               genai.USAGE_INPUT_TOKENS: "input_tokens", genai.USAGE_OUTPUT_TOKENS: "output_tokens"}
 Row = tuple[Span, int]
