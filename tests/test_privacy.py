@@ -44,7 +44,9 @@ def _stop(agent: AgentProcess) -> None:
 def test_no_text_or_credential_leaves_the_agent_by_default_and_capture_is_opt_in() -> None:
     with RedisServer(password=PASSWORD) as redis, OtlpReceiver() as plain_rx, OtlpReceiver() as capture_rx, \
             contextlib.ExitStack() as stack:
-        base = {"REDIS_URL": redis.url, "AGENTWATCH_STRICT_LABELS": "true", "OTEL_BSP_SCHEDULE_DELAY": "200"}
+        base = {"REDIS_URL": redis.url, "AGENTWATCH_STRICT_LABELS": "true", "OTEL_BSP_SCHEDULE_DELAY": "200",
+                # Every trace exported: a search of the spans for the canary must have spans to search.
+                "AGENTWATCH_TRACES_KEEP_RATIO": "1"}
         plain, capture = start_all(stack, [
             DebugAgent(env={**base, "OTEL_EXPORTER_OTLP_ENDPOINT": plain_rx.endpoint,
                             "AGENT_ADMIN_PORT": str(free_port())}),
