@@ -30,6 +30,7 @@ from agentwatch.agent.service import AgentService
 from agentwatch.telemetry import Telemetry
 from agentwatch.telemetry import catalogue as c
 from agentwatch.telemetry.exposition import render_metrics
+from agentwatch.telemetry.fastapi import NATIVE_TELEMETRY_OFF
 
 __all__ = ["METRICS_PATH", "OPS_PATHS", "PROBE_PATHS", "admin_app", "probe_router"]
 
@@ -86,7 +87,9 @@ def probe_router(service: AgentService) -> APIRouter:
 def admin_app(service: AgentService, tel: Telemetry) -> FastAPI:
     """The probes and ``/metrics`` alone, for ``AGENT_ADMIN_PORT``; no lifespan of its own (the
     API app's owns the service), no OpenAPI. Unknown paths get the usual 404 error body."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False)
+    # Probes and scrapes are never traced (FastAPI's own telemetry included).
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, redirect_slashes=False,
+                  telemetry=NATIVE_TELEMETRY_OFF)
     app.include_router(probe_router(service))
 
     @app.get(METRICS_PATH, include_in_schema=False)

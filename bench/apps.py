@@ -20,11 +20,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from agentwatch.telemetry.fastapi import NATIVE_TELEMETRY_OFF
+
 __all__ = ["ours_app", "plain_app", "stock_app"]
 
 
 def _app() -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # No telemetry at all in the baseline, FastAPI's own (on since 0.142) included.
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, telemetry=NATIVE_TELEMETRY_OFF)
 
     @app.post("/v1/ping")
     async def ping(payload: dict[str, Any]) -> dict[str, bool]:

@@ -11,6 +11,11 @@ Two ways to make the server span, chosen by ``AGENTWATCH_FASTAPI_INSTRUMENTATION
   half of an empty route's throughput here against lean's larger share (``bench/instrumentation``).
 
 Both exclude probe and scrape paths; request latency is labelled with the route *template*.
+
+FastAPI 0.142 and later trace, meter and log requests themselves as soon as a global OpenTelemetry
+provider is configured. With agentwatch's server span that would trace every request twice (and
+add FastAPI's operation spans), so :func:`instrument_app` switches FastAPI's own request telemetry
+off on the app it instruments; apps agentwatch builds pass :data:`NATIVE_TELEMETRY_OFF`.
 """
 
 from __future__ import annotations
@@ -38,7 +43,11 @@ if TYPE_CHECKING:
 
     from agentwatch.telemetry.core import Telemetry
 
-__all__ = ["RequestMetricsMiddleware", "ServerTelemetryMiddleware", "instrument_app"]
+__all__ = ["NATIVE_TELEMETRY_OFF", "RequestMetricsMiddleware", "ServerTelemetryMiddleware", "instrument_app"]
+
+#: ``FastAPI(telemetry=NATIVE_TELEMETRY_OFF)``: none of FastAPI's own request telemetry. Older
+#: FastAPI versions keep unknown keyword arguments in ``app.extra``, so passing it is always safe.
+NATIVE_TELEMETRY_OFF: dict[str, bool] = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 _METHODS = frozenset(HTTP_METHODS)
 #: Request-histogram children cached per (route, method, code); the key space is closed anyway.
@@ -172,6 +181,7 @@ def instrument_app(app: FastAPI, telemetry: Telemetry, *,
     telemetry.metrics.allow("route", [path for route in app.routes if (path := getattr(route, "path", None))])
     if not telemetry.settings.enabled:
         return
+    _switch_off_native_telemetry(app)
     if telemetry.settings.fastapi_instrumentation == "lean":
         app.add_middleware(ServerTelemetryMiddleware, telemetry=telemetry, excluded=excluded_paths)
         return
@@ -183,3 +193,15 @@ def instrument_app(app: FastAPI, telemetry: Telemetry, *,
         excluded_urls=",".join(re.escape(p) + "$" for p in excluded_paths),
         exclude_spans=["receive", "send"],
     )
+
+
+def _switch_off_native_telemetry(app: Any) -> None:
+    """Switch FastAPI's own request telemetry off on ``app`` (see the module docstring).
+
+    FastAPI offers the switch only as a constructor argument (``FastAPI(telemetry=...)``); its app
+    keeps that configuration as a dict and reads it on every request, so the same keys are set
+    there. Versions without native telemetry have no such dict and are left alone.
+    """
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict):
+        config.update(NATIVE_TELEMETRY_OFF)

@@ -194,3 +194,53 @@ def test_head_sampling_ratio_zero_exports_nothing_and_leaves_no_exemplar(receive
     assert receiver.spans == []
     assert "trace_id" not in client.get("/metrics", headers={"accept": OPENMETRICS}).text
     assert tel.registry.get_sample_value(c.STATE_FETCH_DURATION.count) == 1
+
+
+_NATIVE_PROBE = """
+import sys
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from agentwatch.telemetry import Telemetry, TelemetrySettings
+
+global_spans = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(global_spans))
+trace.set_tracer_provider(provider)  # what auto-instrumentation or another library does
+ours = InMemorySpanExporter()
+tel = Telemetry(TelemetrySettings.from_env(env={"AGENTWATCH_TRACES_KEEP_RATIO": "1"}), span_exporters=[ours])
+app = FastAPI()
+
+@app.get("/v1/items/{item}")
+async def item(item: str) -> dict:
+    return {"item": item}
+
+if sys.argv[1] == "instrumented":
+    tel.instrument_app(app)
+assert TestClient(app).get("/v1/items/a").status_code == 200
+tel.shutdown()
+print(len(global_spans.get_finished_spans()), len(ours.get_finished_spans()))
+"""
+
+
+@pytest.mark.parametrize("variant", ["instrumented", "plain"])
+def test_fastapis_own_request_telemetry_is_switched_off_so_a_request_is_traced_once(variant):
+    """FastAPI (0.142+) traces requests itself once a global provider exists; instrument_app must
+    leave one server span per request, ours. The plain app shows FastAPI's would have been there."""
+    import subprocess
+    import sys
+
+    import fastapi
+
+    out = subprocess.run([sys.executable, "-c", _NATIVE_PROBE, variant], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    global_spans, our_spans = int(out[-2]), int(out[-1])
+    if variant == "instrumented":
+        assert (global_spans, our_spans) == (0, 1)
+    elif hasattr(fastapi.FastAPI(), "_native_telemetry"):
+        assert global_spans >= 1 and our_spans == 0, "FastAPI's native telemetry did not trace the plain app"
+    else:
+        pytest.skip("this FastAPI has no native telemetry")
