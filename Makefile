@@ -51,9 +51,8 @@ lock: venv ## Re-pin constraints.txt to what the venv has (after changing depend
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .
 
-# Tests marked `load` assert throughput under load and need a quiet machine: `make reliability` runs them.
 test: install lint ## Lint and run the test suite against real Redis, Prometheus and Alertmanager
-	$(VENV)/bin/pytest -q -m "not load"
+	$(VENV)/bin/pytest -q
 
 test-fast: install ## Tests that start no services and load no model
 	$(VENV)/bin/pytest -q -m "not live and not model"

@@ -12,7 +12,7 @@ import pytest
 
 from agentwatch.bench.soak import run_soak
 
-pytestmark = [pytest.mark.live, pytest.mark.model, pytest.mark.load]
+pytestmark = [pytest.mark.live, pytest.mark.model, pytest.mark.timeout(300)]
 
 
 def test_a_minute_of_steady_load_leaks_nothing() -> None:
