@@ -34,6 +34,7 @@ from agentwatch.agent.probes import METRICS_PATH, OPS_PATHS, probe_router
 from agentwatch.agent.service import AgentService
 from agentwatch.agent.settings import AgentSettings
 from agentwatch.telemetry import Telemetry, TelemetrySettings, install_error_handling
+from agentwatch.telemetry.fastapi import NATIVE_TELEMETRY_OFF
 
 __all__ = ["CONVERSATION_ID_PATTERN", "MAX_TEXT_CHARS", "create_app"]
 
@@ -114,8 +115,9 @@ def create_app(settings: AgentSettings | None = None, telemetry: Telemetry | Non
 
     # No slash redirects: a redirect is built from the request's Host header (an open redirect for a
     # forged Host), and a machine API has no use for them; '/x/' is simply not a route (404).
+    # The agent's telemetry is agentwatch's, on or off: FastAPI's own never (see telemetry.fastapi).
     app = FastAPI(title="agentwatch reference agent", version=__version__, lifespan=lifespan,
-                  redoc_url=None, redirect_slashes=False)
+                  redoc_url=None, redirect_slashes=False, telemetry=NATIVE_TELEMETRY_OFF)
     app.state.service = service
     app.state.telemetry = tel
 
