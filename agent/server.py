@@ -115,7 +115,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> N
     # event loop; under overload the loop is busy shedding and each handover waited up to the 5 ms
     # default (CPython's "convoy effect"), slowing a forward pass several times. At 0.5 ms the model
     # kept 0.74-1.08 of its sustainable throughput at 10x the rate, against 0.61-0.80 (same run,
-    # alternating; bench/overload.py).
+    # alternating; bench/overload.py) on a contended machine; on a quiet one both were within the
+    # rounds' scatter (README, Overload). Kept: it bounds the handover where it matters.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     config = _config(app, host=host, port=port, log_level=log_level.lower(),
                      timeout_graceful_shutdown=settings.shutdown_timeout_seconds)
