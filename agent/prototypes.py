@@ -10,7 +10,7 @@ fingerprint of both and looked up, in order, in
    ``~/.cache/agentwatch``), where a computed set is stored for the next start (best effort: a
    read-only file system only means computing again);
 
-and computed otherwise. ``python -m agentwatch.agent.prototypes`` rewrites the packaged file after
+and computed otherwise. ``python -m agentwatch.agent.rewrite_prototypes`` rewrites the packaged file after
 ``intents.yaml`` changes; ``tests/test_agent_model.py`` fails until it is.
 
 The model fingerprint reads each file's name and size and 16 slices of 64 KiB spread over it: a
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["PACKAGED", "cache_dir", "fingerprint", "load_or_compute"]
+__all__ = ["PACKAGED", "cache_dir", "fingerprint", "load_or_compute", "write"]
 
 #: File name of the packaged prototypes (package data of ``agentwatch.agent``).
 PACKAGED = "prototypes.safetensors"
@@ -96,25 +96,3 @@ def load_or_compute(model_path: str | Path, intents: Mapping[str, Sequence[str]]
     with contextlib.suppress(OSError):  # a read-only file system: compute again next start
         write(cached, key, names, prototypes)
     return prototypes, "computed"
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Rewrite the packaged prototypes for the default model and intents (after editing intents.yaml)."""
-    import argparse
-
-    from agentwatch.agent.intents import load_intents
-    from agentwatch.agent.model import IntentModel
-    from agentwatch.agent.settings import default_model_path
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--out", type=Path, default=Path("agent") / PACKAGED,
-                        help=f"where to write (default: agent/{PACKAGED}, run from the repository root)")
-    args = parser.parse_args(argv)
-    path, intents = default_model_path(), load_intents()
-    model = IntentModel.load(path, name="default", threads=1, intents=intents, cached=False)
-    write(args.out, fingerprint(path, intents), list(intents), model.prototypes)
-    print(f"wrote {args.out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -112,7 +112,8 @@ def test_the_packaged_prototypes_are_those_of_the_default_model_and_intents():
 
     model = shared_model()
     assert model.prototypes_source == "package", (
-        f"intents.yaml or the model changed: run `python -m agentwatch.agent.prototypes` to rewrite agent/{PACKAGED}")
+        "intents.yaml or the model changed: run `python -m agentwatch.agent.rewrite_prototypes` "
+        f"to rewrite agent/{PACKAGED}")
     fresh = model.compute_prototypes(load_intents())
     assert torch.allclose(model.prototypes, fresh, atol=1e-5)
     assert len(fingerprint(default_model_path(), load_intents())) == 64
