@@ -16,8 +16,9 @@ from __future__ import annotations
 from agentwatch import promql as q
 from agentwatch.alerts import conventions as cv
 from agentwatch.alerts.context import Context, camel, decimal_text, group
+from agentwatch.alerts.meta_rules import slo_meta_rules
 from agentwatch.alerts.sli_rules import error_and_total
-from agentwatch.alerts.windows import parse_duration, tiers
+from agentwatch.alerts.windows import tiers
 from agentwatch.artefacts import dump_yaml
 from agentwatch.spec.model import Spec
 
@@ -35,30 +36,13 @@ def _sli_group(ctx: Context, slo) -> dict:
     rules.append({"record": cv.sli_error_rule(slo.window),
                   "expr": f"sum_over_time({five}[{slo.window}])\n/ ignoring ({cv.LABEL_WINDOW})\n"
                           f"count_over_time({five}[{slo.window}])",
-                  "labels": {cv.LABEL_WINDOW: slo.window}})
+                  "labels": {**labels, cv.LABEL_WINDOW: slo.window}})
     return group(cv.GROUP_SLI.format(id=ctx.sloth_id(slo)), rules)
 
 
 def _meta_group(ctx: Context, slo) -> dict:
-    labels, sel = ctx.slo_labels(slo), ctx.slo_selector(slo)
-    on = f"on ({cv.LABEL_ID}, {cv.LABEL_SLO}, {cv.LABEL_SERVICE}) group_left"
-    budget = q.series(cv.SLO_ERROR_BUDGET, sel)
-    info = {**labels, "sloth_mode": "cli-gen-prom", "sloth_spec": "prometheus/v1", "sloth_version": "bench",
-            "sloth_objective": decimal_text(slo.objective_ratio * 100)}
-    rules = [
-        {"record": cv.SLO_OBJECTIVE, "expr": f"vector({decimal_text(slo.objective_ratio)})", "labels": labels},
-        {"record": cv.SLO_ERROR_BUDGET, "expr": f"vector({decimal_text(slo.error_budget)})", "labels": labels},
-        {"record": cv.SLO_TIME_PERIOD_DAYS, "expr": f"vector({parse_duration(slo.window) / 86400})",
-         "labels": labels},
-        {"record": cv.SLO_CURRENT_BURN_RATE,
-         "expr": f"{q.series(cv.sli_error_rule('5m'), sel)}\n/ {on}\n{budget}", "labels": labels},
-        {"record": cv.SLO_PERIOD_BURN_RATE,
-         "expr": f"{q.series(cv.sli_error_rule(slo.window), sel)}\n/ {on}\n{budget}", "labels": labels},
-        {"record": cv.SLO_PERIOD_ERROR_BUDGET_REMAINING,
-         "expr": f"1 - {q.series(cv.SLO_PERIOD_BURN_RATE, sel)}", "labels": labels},
-        {"record": cv.SLO_INFO, "expr": "vector(1)", "labels": info},
-    ]
-    return group(cv.GROUP_META.format(id=ctx.sloth_id(slo)), rules)
+    return group(cv.GROUP_META.format(id=ctx.sloth_id(slo)),
+                 slo_meta_rules(ctx, slo, "prometheus/v1", "bench", mode="cli-gen-prom"))
 
 
 def _alert_group(ctx: Context, slo) -> dict:
