@@ -2,7 +2,8 @@
 
     python -m agentwatch.bench.run [--quick] [--only NAME[,NAME]] [--out-dir DIR] [--no-readme]
 
-``make bench`` runs the full set (about 25 minutes on 2 CPUs); ``make bench-quick`` the short one.
+``make bench`` runs the full set (about 50 minutes on 2 CPUs, 18 of them the rule-cost benchmark);
+``make bench-quick`` the short one.
 A benchmark that fails is reported and the others still run; the exit status is then 1.
 """
 
