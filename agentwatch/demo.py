@@ -139,7 +139,7 @@ def show_traces(spans_file: Path, out: Path) -> None:
         console.print(f"wrote {path}")
 
 
-def run_lab_phase(out: Path) -> None:
+def run_lab_phase(out: Path) -> bool:
     """Phase 3: the autoscaling lab's short run (its own Redis, agents and Prometheus)."""
     console.print("[bold cyan]phase 3[/]: autoscaling lab: the HPA algorithm scales real agents through a spike")
     result = subprocess.run([sys.executable, "-m", "agentwatch", "lab", "--quick", "--scenario", "agent",
@@ -149,8 +149,9 @@ def run_lab_phase(out: Path) -> None:
         table = [line for line in report.read_text().splitlines() if line.startswith("| ")]
         console.print("\n".join(table))
         console.print(f"lab report: {report} (timeline {out / 'autoscaling-lab.png'})")
-    else:
-        console.print(f"[red]the lab phase failed (exit {result.returncode})[/]")
+        return True
+    console.print(f"[red]the lab phase failed (exit {result.returncode})[/]")
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,18 +210,24 @@ def main(argv: list[str] | None = None) -> int:
         result = subprocess.run([sys.executable, "-m", "agentwatch", "dashboards", "render",
                                  "--prometheus", prometheus.url, "--range", f"{int(args.duration / 60) + 1}m",
                                  "--out", str(out), "--scrape-interval", "1s"], check=False)
+        failed = []  # a phase that fails makes the demo fail, after the others have run
         if result.returncode == 0:
             console.print(f"dashboard renders: {', '.join(str(p) for p in sorted(out.glob('*.png')))}")
+        else:
+            failed.append("dashboard renders")
         show_traces(spans_file, out)  # the agents export every 0.5 s: the file is complete by now
         pages = [a for path, a in inbox.received if path.endswith("/page")]
         console.print(f"[bold]{len(inbox.received)} alert notifications delivered, {len(pages)} pages[/]")
-        if not args.no_lab:
-            run_lab_phase(out / "lab")
+        if not args.no_lab and not run_lab_phase(out / "lab"):
+            failed.append("autoscaling lab")
         if args.keep:
             console.print("everything keeps running; Ctrl-C to stop")
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
                     time.sleep(3600)
+    if failed:
+        console.print(f"[red]the demo failed: {', '.join(failed)}[/]")
+        return 1
     return 0
 
 

@@ -28,3 +28,14 @@ def test_no_scenario_lost_a_turn_and_the_prewarm_burned_least() -> None:
     assert all(f["turns_lost"] == 0 for f in figures.values())
     burn = {name: sum(b["bad"] for b in f["budgets"].values()) for name, f in figures.items()}
     assert burn["prewarm"] == min(burn.values())
+
+
+def test_the_plot_reads_the_queue_target_of_the_specs_own_hpa() -> None:
+    """The spec's queue target is a fraction (0.62), written as a Kubernetes quantity ('620m')."""
+    from agentwatch.autoscaling.lab import LabConfig, scenario_hpa
+    from agentwatch.autoscaling.lab_plot import queue_target
+    from agentwatch.spec import load_spec
+
+    spec = load_spec(ROOT / "agentwatch.yaml")
+    manifest, _ = scenario_hpa(spec, LabConfig.quick(), "agent")
+    assert queue_target(manifest) == spec.autoscaling.queue_length_target

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentwatch.autoscaling.lab import SCENARIOS, ScenarioResult
+from agentwatch.autoscaling.manifest import milli_quantity
 from agentwatch.telemetry import catalogue as c
 
-__all__ = ["latency_bins", "plot_timeline"]
+__all__ = ["latency_bins", "plot_timeline", "queue_target"]
 
 
 def _p99(values: Sequence[float]) -> float:
@@ -52,7 +53,7 @@ def plot_timeline(path: Path, results: Sequence[ScenarioResult]) -> None:
         ax[0].set_title(f"{result.scenario}: {SCENARIOS[result.scenario]}", fontsize=10)
         for pod, points in sorted(result.prometheus.get("series", {}).get("queue_by_pod", {}).items()):
             ax[1].plot([t for t, _ in points], [v for _, v in points], linewidth=0.8, alpha=0.7, label=pod[-5:])
-        target = _queue_target(result)
+        target = queue_target(result.hpa)
         if target is not None:
             ax[1].axhline(target, color="black", linestyle="--", linewidth=1, label="HPA target per pod")
         smoothed = [(s.time, s.per_pod.get(c.QUEUE_LENGTH.name)) for s in result.syncs]
@@ -89,8 +90,9 @@ def plot_timeline(path: Path, results: Sequence[ScenarioResult]) -> None:
     plt.close(fig)
 
 
-def _queue_target(result: ScenarioResult) -> float | None:
-    for metric in result.hpa["spec"]["metrics"]:
+def queue_target(hpa: dict) -> float | None:
+    """The HPA manifest's per-pod queue-length target in plain units, if it scales on it."""
+    for metric in hpa["spec"]["metrics"]:
         if metric["type"] == "Pods" and metric["pods"]["metric"]["name"] == c.QUEUE_LENGTH.name:
-            return float(metric["pods"]["target"]["averageValue"])
+            return milli_quantity(metric["pods"]["target"]["averageValue"]) / 1000  # e.g. "620m"
     return None
