@@ -16,6 +16,7 @@ from pathlib import Path
 
 import typer
 
+from agentwatch.commands.common import die
 from agentwatch.spec.loader import SpecError
 
 __all__ = ["app", "hpa_sim"]
@@ -77,11 +78,9 @@ def hpa_sim(
             if out is not None:
                 write_load(out.with_suffix(".load.csv"), the_load)
     except SpecError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(1) from None
+        die(str(err))
     except SimError as err:
-        typer.echo(f"{hpa}: {err}", err=True)
-        raise typer.Exit(1) from None
+        die(f"{hpa}: {err}")
     except ValueError as err:  # --since, an unreachable Prometheus
         raise _usage(str(err)) from None
     cold = measured_cold_start_s()

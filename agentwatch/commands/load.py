@@ -111,15 +111,11 @@ def load(
 
 
 def _slo_from_spec(spec: Path) -> dict[str, float]:
+    from agentwatch.commands.common import die, load_spec_or_exit
     from agentwatch.load.slo import MessageSLO
-    from agentwatch.spec import SpecError, load_spec
 
     try:
-        slo = MessageSLO.from_spec(load_spec(spec))
-    except SpecError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(1) from None
+        slo = MessageSLO.from_spec(load_spec_or_exit(spec))
     except ValueError as exc:
-        typer.echo(f"{spec}: {exc}", err=True)
-        raise typer.Exit(1) from None
+        die(f"{spec}: {exc}")
     return {"slo_latency": slo.threshold, "slo_objective": slo.objective, "slo_error_ratio": slo.error_ratio}
