@@ -14,8 +14,6 @@ from pathlib import Path
 
 import typer
 
-from agentwatch.spec.loader import SpecError
-
 __all__ = ["app", "lab"]
 
 app = typer.Typer(pretty_exceptions_enable=False)
@@ -36,18 +34,14 @@ def lab(
     """Run the HPA's algorithm in a closed loop with real agents through a load spike and report."""
     from agentwatch.autoscaling.lab import SCENARIOS, LabConfig, run_scenario
     from agentwatch.autoscaling.lab_report import compare_with_sim, write_report
+    from agentwatch.commands.common import load_spec_or_exit
     from agentwatch.local.processes import RedisServer
-    from agentwatch.spec import load_spec
 
     unknown = [s for s in scenario if s not in SCENARIOS]
     if unknown:
         typer.echo(f"Error: unknown scenario(s) {unknown} (allowed: {', '.join(SCENARIOS)})", err=True)
         raise typer.Exit(2)
-    try:
-        the_spec = load_spec(spec)
-    except SpecError as err:
-        typer.echo(str(err), err=True)
-        raise typer.Exit(1) from None
+    the_spec = load_spec_or_exit(spec)
     cfg = LabConfig.quick() if quick else LabConfig()
     out.mkdir(parents=True, exist_ok=True)
     results = []

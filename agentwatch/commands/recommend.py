@@ -102,19 +102,15 @@ def _prometheus_profile(url: str, since: str, step: str, rate_window: str, spec_
                         pod_rate: float | None, pod_source: str | None) -> object:
     from agentwatch import promql as q
     from agentwatch.capacity.recommend import profile_from_prometheus
+    from agentwatch.commands.common import load_spec_or_exit
     from agentwatch.durations import parse_duration
     from agentwatch.prometheus_api import PrometheusAPI, PrometheusError
-    from agentwatch.spec import SpecError, load_spec
 
     window, resolution = float(parse_duration(since)), float(parse_duration(step))
     parse_duration(rate_window)
     selector, namespace = "", None
     if spec_path.exists():
-        try:
-            spec = load_spec(spec_path)
-        except SpecError as err:
-            typer.echo(str(err), err=True)
-            raise typer.Exit(1) from None
+        spec = load_spec_or_exit(spec_path)
         selector = q.selector(**spec.service.selector)
         namespace = spec.autoscaling.namespace if spec.autoscaling else None
     try:
