@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.requests import Request
@@ -185,6 +184,9 @@ def instrument_app(app: FastAPI, telemetry: Telemetry, *,
     if telemetry.settings.fastapi_instrumentation == "lean":
         app.add_middleware(ServerTelemetryMiddleware, telemetry=telemetry, excluded=excluded_paths)
         return
+    # Imported here: 34 ms of the agent's cold start, for a mode the default does not use.
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
     app.add_middleware(RequestMetricsMiddleware, metrics=telemetry.metrics, excluded=excluded_paths)
     FastAPIInstrumentor.instrument_app(
         app,
